@@ -1,0 +1,363 @@
+"""The linearizability search (private). The public face is ``checkers.linearizable``.
+
+Algorithm: just-in-time linearization over a *set of configurations* (Lowe,
+"Testing for linearizability", 2017; Knossos' ``linear``), the breadth-first
+sibling of the Wing–Gong/Porcupine depth-first search, with the same memo of
+(linearized ops, model state).
+
+Events are walked in history order. A configuration is ``(lin, state)``: the
+model state after some legal linearization of a prefix, and the bitset of
+*pending* ops (invoked, not yet returned) that this linearization already holds.
+At the return of op ``k``, every configuration that has not linearized ``k``
+must do so now, after any sequence of other pending ops; the surviving
+configurations are the new set. The history is linearizable iff a configuration
+survives the last event. Once ``k`` returned every configuration holds it, so its
+bit is cleared and reused: bitsets stay as small as the concurrency.
+
+What it adds to Porcupine, each measured by ``bench/checker.py``:
+
+- ``fail`` ops and reads of unknown result are dropped before the search;
+  ``info`` ops are optional (linearized at most once, any time after invoke);
+- read-only ops (``Model.readonly``) are linearized greedily, as soon as they
+  are legal: doing so never loses a linearization (they do not change the
+  state), so they never branch;
+- identical ``info`` ops (same ``Model.signature``) are interchangeable: only
+  the earliest unused one is tried, which keeps one configuration per count
+  instead of one per subset;
+- transitions are memoised per op and state (``step`` runs once per pair);
+- the search is breadth-first over events, so the longest linearizable prefix
+  and the states an op could have seen fall out of it for the explanation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from checkers._model import Model
+from harness._history import Op, OpType
+
+_MISSING: Any = object()
+_ILLEGAL: Any = object()
+_CHECK_EVERY = 1024  # closure expansions between time/memory checks
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(slots=True)
+class Entry:
+    """One operation as the search sees it: its invocation and (ok or info) result.
+
+    ``return_pos`` is ``-1`` when the result is unknown (``info`` or never completed).
+    ``completion`` is the recorded completion op, if any.
+    """
+
+    call: Op
+    result: Op
+    invoke_pos: int
+    return_pos: int
+    completion: Op | None = None
+
+
+@dataclass(slots=True)
+class Budget:
+    """Limits of one check: a monotonic ``deadline`` (0 = none) and RSS bytes (0 = none)."""
+
+    deadline: float = 0.0
+    memory_limit: int = 0
+    time_limit: float = 0.0
+
+
+class LimitReached(Exception):
+    """The search passed its time or memory limit; the message says which."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The verdict on one partition, with the explanation when it is not linearizable."""
+
+    key: Hashable
+    valid: bool | Literal["unknown"]
+    reason: str = ""
+    failure: dict[str, Any] | None = None
+    ops: int = 0
+    peak_configs: int = 0
+    expansions: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process now (Linux), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def check_budget(budget: Budget) -> None:
+    """Raise :class:`LimitReached` if the budget is spent."""
+    if budget.deadline and time.monotonic() > budget.deadline:
+        raise LimitReached(f"time limit of {budget.time_limit:g} s reached")
+    if budget.memory_limit and rss_bytes() > budget.memory_limit:
+        raise LimitReached(f"memory limit of {budget.memory_limit / 2**20:.0f} MiB reached")
+
+
+def search(model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: Budget) -> Outcome:
+    """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable."""
+    # Drop what cannot matter: an info read-only op constrains nothing.
+    entries = [e for e in entries if not (e.return_pos < 0 and model.readonly(e.call))]
+    n = len(entries)
+    outcome = Outcome(key, True, ops=n)
+    if n == 0:
+        return outcome
+
+    step = model.step
+    calls = [e.call for e in entries]
+    results = [e.result for e in entries]
+    readonly = [model.readonly(c) for c in calls]
+    tables: list[dict[Any, Any]] = [{} for _ in range(n)]
+
+    # An info op is only tried if its previous identical twin is already used.
+    prev_twin = [-1] * n
+    last_of: dict[Hashable, int] = {}
+    for k, e in enumerate(entries):
+        if e.return_pos < 0:
+            sig = model.signature(e.call, e.result)
+            prev_twin[k] = last_of.get(sig, -1)
+            last_of[sig] = k
+
+    events: list[tuple[int, int]] = [(e.invoke_pos, k) for k, e in enumerate(entries)]
+    events += [(e.return_pos, ~k) for k, e in enumerate(entries) if e.return_pos >= 0]
+    events.sort()
+
+    bit = [0] * n
+    free_slots: list[int] = []
+    next_slot = 0
+    pending_mut: list[int] = []  # pending ops that may change the state: tried in closures
+    pending_ro: list[int] = []  # pending read-only ok ops: linearized as soon as legal
+
+    # config (lin, state) -> linearization path, a cons list (op, state after, parent)
+    configs: dict[tuple[int, Any], Any] = {(0, model.init()): None}
+    expansions = 0
+    peak = 1
+    check_at = _CHECK_EVERY
+
+    for _, ev in events:
+        if ev >= 0:  # an invocation
+            k = ev
+            if free_slots:
+                slot = free_slots.pop()
+            else:
+                slot = next_slot
+                next_slot += 1
+            bit[k] = kb = 1 << slot
+            if not readonly[k]:
+                pending_mut.append(k)
+                continue
+            pending_ro.append(k)
+            table = tables[k]
+            saturated: dict[tuple[int, Any], Any] = {}
+            for ck, p in configs.items():
+                s = ck[1]
+                ns = table.get(s, _MISSING)
+                if ns is _MISSING:
+                    ok, ns = step(s, calls[k], results[k])
+                    table[s] = ns = ns if ok else _ILLEGAL
+                if ns is _ILLEGAL:
+                    saturated.setdefault(ck, p)
+                else:
+                    saturated.setdefault((ck[0] | kb, s), (k, s, p))
+            configs = saturated
+            continue
+
+        # the return of op k: every configuration must have linearized it by now
+        k = ~ev
+        kb = bit[k]
+        out: dict[tuple[int, Any], Any] = {}
+        seen: dict[tuple[int, Any], Any] = {}
+        stack: list[tuple[int, Any]] = []
+        for ck, p in configs.items():
+            if ck[0] & kb:
+                out.setdefault((ck[0] ^ kb, ck[1]), p)
+            else:
+                seen[ck] = p
+                stack.append(ck)
+        while stack:
+            ck = stack.pop()
+            lin, s = ck
+            p = seen[ck]
+            expansions += 1
+            if expansions >= check_at:
+                check_at += _CHECK_EVERY
+                check_budget(budget)
+            for j in pending_mut:
+                b = bit[j]
+                if lin & b:
+                    continue
+                tw = prev_twin[j]
+                if tw >= 0 and not lin & bit[tw]:
+                    continue
+                table = tables[j]
+                ns = table.get(s, _MISSING)
+                if ns is _MISSING:
+                    ok, ns = step(s, calls[j], results[j])
+                    table[s] = ns = ns if ok else _ILLEGAL
+                if ns is _ILLEGAL:
+                    continue
+                nl = lin | b
+                np = (j, ns, p)
+                for r in pending_ro:
+                    rb = bit[r]
+                    if nl & rb:
+                        continue
+                    rtable = tables[r]
+                    rs = rtable.get(ns, _MISSING)
+                    if rs is _MISSING:
+                        ok, rs = step(ns, calls[r], results[r])
+                        rtable[ns] = rs = rs if ok else _ILLEGAL
+                    if rs is not _ILLEGAL:
+                        nl |= rb
+                        np = (r, ns, np)
+                if nl & kb:
+                    out.setdefault((nl ^ kb, ns), np)
+                else:
+                    nk = (nl, ns)
+                    if nk not in seen:
+                        seen[nk] = np
+                        stack.append(nk)
+        size = len(seen) + len(out)
+        if size > peak:
+            peak = size
+        if not out:
+            outcome.valid = False
+            outcome.failure = _explain(model, entries, k, seen)
+            outcome.reason = outcome.failure["unlinearizable"][0]["why"]
+            break
+        configs = out
+        free_slots.append(kb.bit_length() - 1)
+        if readonly[k]:
+            pending_ro.remove(k)
+        else:
+            pending_mut.remove(k)
+
+    outcome.peak_configs = peak
+    outcome.expansions = expansions
+    return outcome
+
+
+# ---- explanation -------------------------------------------------------------------
+
+
+def _path_list(p: Any) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
+    while p is not None:
+        out.append((p[0], p[1]))
+        p = p[2]
+    out.reverse()
+    return out
+
+
+def _op_json(e: Entry, model: Model[Any]) -> dict[str, Any]:
+    c, r = e.completion, e.call
+    return {
+        "index": r.index,
+        "process": r.process,
+        "f": r.f,
+        "value": c.value if c is not None and c.is_ok else r.value,
+        "type": c.type.value if c is not None else "info",
+        "invoke_time": r.time,
+        "complete_time": c.time if c is not None else None,
+        "complete_index": c.index if c is not None else None,
+        "description": model.describe_op(r, e.result),
+    }
+
+
+def _explain(model: Model[Any], entries: Sequence[Entry], k: int, seen: dict[tuple[int, Any], Any]) -> dict[str, Any]:
+    """The failure of op ``k``: longest prefix, the states it could see, and a window."""
+    bad = entries[k]
+    states = list({ck[1] for ck in seen})
+    why = model.explain(bad.call, bad.result, states)
+
+    longest: list[tuple[int, Any]] = []
+    for p in seen.values():
+        path = _path_list(p)
+        if len(path) > len(longest):
+            longest = path
+
+    # Window: the failed op, every op overlapping it, and the last few ops before them.
+    end = bad.return_pos
+    overlapping = [
+        i for i, e in enumerate(entries) if e.invoke_pos <= end and (e.return_pos < 0 or e.return_pos >= bad.invoke_pos)
+    ]
+    ok_overlap = [i for i in overlapping if entries[i].return_pos >= 0]
+    start = min(entries[i].invoke_pos for i in ok_overlap)
+    before = [i for i, e in enumerate(entries) if 0 <= e.return_pos < start]
+    before.sort(key=lambda i: entries[i].return_pos)
+    context = before[-3:]
+    if context:
+        start = min(start, *(entries[i].invoke_pos for i in context))
+    # info ops invoked long before the window are left out: they may act anywhere
+    chosen = sorted(
+        set(context) | {i for i in overlapping if entries[i].return_pos >= 0 or entries[i].invoke_pos >= start},
+        key=lambda i: entries[i].invoke_pos,
+    )
+    window_ops = [_op_json(entries[i], model) for i in chosen]
+    times = [t for o in window_ops for t in (o["invoke_time"], o["complete_time"]) if t is not None]
+    unlin = _op_json(bad, model)
+    unlin["why"] = why
+    unlin["possible_states"] = sorted({model.describe_state(s) for s in states})[:50]
+    return {
+        "longest_prefix": [entries[i].call.index for i, _ in longest],
+        "prefix_states": [model.describe_state(s) for _, s in longest],
+        "unlinearizable": [unlin],
+        "window": {"start_time": min(times, default=0), "end_time": max(times, default=0), "ops": window_ops},
+        "pending_info_before_window": sum(
+            1 for e in entries if e.return_pos < 0 and e.invoke_pos < start
+        ),
+    }
+
+
+def make_entries(ops: Sequence[Op]) -> tuple[list[Entry], list[int]]:
+    """Pair invocations with completions (``fail`` ops dropped), in invocation order.
+
+    Returns the entries and the positions (in ``ops``) of completions that had no
+    invocation, for the caller to report.
+    """
+    entries: list[Entry] = []
+    pending: dict[Any, tuple[int, Op]] = {}
+    orphans: list[int] = []
+    done: list[tuple[int, Op, int, Op | None]] = []
+    for pos, op in enumerate(ops):
+        if op.process == "nemesis":
+            continue
+        if op.type is OpType.INVOKE:
+            prior = pending.pop(op.process, None)
+            if prior is not None:  # the process moved on: its earlier op has an unknown outcome
+                done.append((prior[0], prior[1], -1, None))
+            pending[op.process] = (pos, op)
+            continue
+        started = pending.pop(op.process, None)
+        if started is None:
+            orphans.append(pos)
+            continue
+        if op.type is OpType.FAIL:
+            continue
+        done.append((started[0], started[1], pos if op.type is OpType.OK else -1, op))
+    for pos, op in pending.values():
+        done.append((pos, op, -1, None))
+    done.sort(key=lambda d: d[0])
+    for ipos, call, rpos, completion in done:
+        if rpos >= 0:
+            assert completion is not None
+            result = completion
+        elif completion is not None and completion.type is OpType.INFO:
+            result = completion
+        else:
+            result = Op(type=OpType.INFO, f=call.f, value=None, process=call.process, key=call.key)
+        entries.append(Entry(call, result, ipos, rpos, completion))
+    return entries, orphans

@@ -1,0 +1,244 @@
+"""The ``etcd-harness`` command line. Exit codes are listed in ``harness._errors``.
+
+Heavy modules (docker, httpx, the runner) are imported only by the subcommands
+that need them, so ``etcd-harness check`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import logging
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness._errors import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VALID,
+    HarnessError,
+    UsageError,
+)
+
+EXIT_CODES_HELP = """exit codes:
+  0    every verdict valid
+  1    some verdict invalid
+  2    usage error
+  3    input error (history file, YAML plan)
+  4    infrastructure error (Docker, image, cluster)
+  5    no verdict invalid, but some unknown (a time or memory limit was hit)
+  130  interrupted; everything was torn down
+"""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be zero or more")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return v
+
+
+def add_test_arguments(p: argparse.ArgumentParser) -> None:
+    from harness._spec import TestSpec
+
+    d = TestSpec()
+    p.add_argument("--workload", default=d.workload, help=f"what clients do (default {d.workload})")
+    p.add_argument("--nemesis", default=",".join(d.nemesis),
+                   help="faults, comma-separated, or 'all' / 'none' (default partition)")
+    p.add_argument("--nodes", type=int, choices=(1, 3, 5, 7), default=d.nodes, help="cluster size (default 5)")
+    p.add_argument("--time-limit", type=_positive_float, default=d.time_limit, help="seconds of client ops")
+    p.add_argument("--concurrency", type=_positive_int, default=d.concurrency, help="client processes")
+    p.add_argument("--rate", type=_positive_float, default=d.rate, help="target ops/s in total; 0 = unlimited")
+    p.add_argument("--seed", type=int, default=None, help="seed for ops and faults (default: random, recorded)")
+    p.add_argument("--image", default=d.image, help=f"etcd image tag (default {d.image})")
+    p.add_argument("--name", default="", help="test name for the results folder")
+    p.add_argument("--results-dir", default=d.results_dir, help="where runs are written (default results)")
+    p.add_argument("--nemesis-interval", type=_positive_float, default=d.nemesis_interval,
+                   help="mean seconds between fault start/stop (default 5)")
+    p.add_argument("--ops-per-key", type=_positive_int, default=d.ops_per_key, help="register: ops before a key retires")
+    p.add_argument("--read-mode", choices=("linearizable", "serializable"), default=d.read_mode,
+                   help="register/counter reads; serializable may be stale (a canary)")
+    p.add_argument("--counter-mode", choices=("safe", "unsafe"), default=d.counter_mode,
+                   help="counter increments: safe txn, or unsafe read-then-put (a canary)")
+    p.add_argument("--ttl", type=_positive_int, default=d.ttl, help="lease / v2 TTL seconds for lock workloads")
+    p.add_argument("--request-timeout", type=_positive_float, default=d.request_timeout, help="seconds per request")
+    p.add_argument("--recovery-timeout", type=_positive_float, default=d.recovery_timeout,
+                   help="seconds the cluster may take to recover after heal")
+    p.add_argument("--check-time-limit", type=_positive_float, default=d.check_time_limit,
+                   help="seconds the checkers may take; past it the verdict is unknown")
+    p.add_argument("--check-memory-mb", type=_positive_int, default=d.check_memory_mb,
+                   help="memory the linearizability search may use; past it the verdict is unknown")
+    p.add_argument("--replay", metavar="RUN_DIR", help="rerun a stored run with its config, seed and fault schedule")
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    from harness._spec import TestSpec
+    from nemesis import parse_nemesis
+    from workloads import WORKLOADS
+
+    if args.replay:
+        spec = TestSpec.load(Path(args.replay) / "config.json")
+        return spec
+    if args.workload not in WORKLOADS:
+        raise UsageError(f"unknown workload {args.workload!r}; allowed: {', '.join(WORKLOADS)}")
+    return TestSpec(
+        workload=args.workload, nemesis=parse_nemesis(args.nemesis), nodes=args.nodes, time_limit=args.time_limit,
+        concurrency=args.concurrency, rate=args.rate,
+        seed=args.seed if args.seed is not None else random.randrange(1 << 31),
+        image=args.image, name=args.name, results_dir=args.results_dir, nemesis_interval=args.nemesis_interval,
+        ops_per_key=args.ops_per_key, read_mode=args.read_mode, counter_mode=args.counter_mode, ttl=args.ttl,
+        request_timeout=args.request_timeout, recovery_timeout=args.recovery_timeout,
+        check_time_limit=args.check_time_limit, check_memory_mb=args.check_memory_mb,
+    )
+
+
+def exit_code_for(valid: Any) -> int:
+    if valid is True:
+        return EXIT_VALID
+    if valid is False:
+        return EXIT_INVALID
+    return EXIT_UNKNOWN
+
+
+def print_summary(outcome: Any) -> None:
+    r = outcome.results
+    stats = r.get("stats", {})
+    timing = r.get("timing", {})
+    verdict = {True: "VALID", False: "INVALID"}.get(r["valid"], "UNKNOWN")
+    print(f"\n{verdict}  {outcome.run_dir}")
+    for name, c in r.get("checkers", {}).items():
+        v = {True: "valid", False: "INVALID"}.get(c.get("valid"), "unknown")
+        print(f"  {name:<12} {v:<8} {c.get('reason', '')}")
+    print(f"  ops {stats.get('ops', 0)} ({stats.get('by_type', {})}), {stats.get('ops_per_s', 0)} ops/s, "
+          f"median latency {stats.get('latency_ms_median')} ms, nemesis ops {stats.get('nemesis_ops', 0)}")
+    print(f"  cluster start {timing.get('cluster_start_s')} s, recovery {timing.get('recovery_s')} s, "
+          f"check {timing.get('check_s')} s, total {timing.get('total_s')} s")
+    report = outcome.run_dir / "report.html"
+    if report.exists():
+        print(f"  report: {report}")
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from harness._runner import run_test
+
+    spec = spec_from_args(args)
+    print(f"etcd-harness: {spec.test_name}, {spec.nodes} nodes, {spec.time_limit:g} s, seed {spec.seed}", flush=True)
+    outcome = run_test(spec)
+    print_summary(outcome)
+    return exit_code_for(outcome.valid)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from harness._check_cmd import check_command
+
+    return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_mb, as_json=args.json)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_index, write_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "history.jsonl").exists() and not (run_dir / "results.json").exists():
+        raise UsageError(f"{run_dir} is not a run directory (no history.jsonl or results.json in it)")
+    path = write_report(run_dir)
+    print(path)
+    root = run_dir.resolve().parent.parent
+    if (root / "latest").exists() or args.index:
+        print(write_index(root))
+    return EXIT_VALID
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from harness._cluster import clean
+
+    containers, networks = clean(args.run_id)
+    print(f"removed {containers} containers and {networks} networks")
+    return EXIT_VALID
+
+
+def cmd_suite(args: argparse.Namespace) -> int:
+    from harness._suite import suite_command
+
+    return suite_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etcd-harness", description="A Jepsen-style test harness for etcd.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("test", help="run one test against a real etcd cluster in Docker", epilog=EXIT_CODES_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_test_arguments(p)
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("check", help="check stored histories offline", epilog=EXIT_CODES_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--model", default="cas-register", help="the model (default cas-register)")
+    p.add_argument("--format", default="auto", choices=("auto", "jsonl", "edn", "jepsen-log"))
+    p.add_argument("--time-limit", type=_positive_float, default=60.0, help="seconds per file; 0 = none")
+    p.add_argument("--memory-mb", type=int, default=2048, help="memory per check; 0 = none")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("report", help="(re)write report.html for a run directory")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--index", action="store_true", help="also rewrite the results index")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("suite", help="run a YAML test plan")
+    p.add_argument("plan", metavar="PLAN.yaml")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the entries, run nothing")
+    p.set_defaults(func=cmd_suite)
+
+    p = sub.add_parser("clean", help="remove leftover containers and networks of any run (by label)")
+    p.add_argument("--run-id", default=None, help="only this run's leftovers")
+    p.set_defaults(func=cmd_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except HarnessError as e:
+        print(f"etcd-harness: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("etcd-harness: interrupted; cluster torn down", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

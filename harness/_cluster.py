@@ -1,0 +1,444 @@
+"""A real etcd cluster in Docker: one private network, nodes n1..nN.
+
+Contract:
+
+* :meth:`DockerCluster.start` creates everything or nothing: if any step fails,
+  what was created is removed before the error propagates.
+* Every container and network carries the label ``etcd-harness=1`` and
+  ``etcd-harness.run=<run id>``, so :func:`clean` finds leftovers of any run.
+* Containers get the NET_ADMIN capability only (for iptables/tc faults), never
+  ``--privileged``. The client port is published on 127.0.0.1 only.
+* Each node has a fixed IP on the run's network, so a killed and restarted
+  node keeps its address (partition rules and clients stay valid).
+* etcd is PID 1 (the image's exec-form entrypoint), so SIGKILL/SIGSTOP from
+  Docker reach it, and a restart reuses the container's data directory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness._client import EtcdClient, EtcdError
+from harness._errors import ClusterError, DockerUnavailable, ImageMissing
+
+log = logging.getLogger(__name__)
+
+LABEL = "etcd-harness"
+RUN_LABEL = "etcd-harness.run"
+ALLOWED_SIZES = (1, 3, 5, 7)
+CLIENT_PORT = 2379
+PEER_PORT = 2380
+DEFAULT_IMAGE = "etcd-harness/etcd:3.5.16"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One etcd member as the harness sees it."""
+
+    name: str  # n1..nN, also the container's hostname
+    ip: str  # fixed address on the run's network
+    container: str  # container name
+    host_port: int  # client port published on 127.0.0.1
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{self.ip}:{PEER_PORT}"
+
+
+def docker_client() -> Any:
+    """A docker SDK client, or :class:`DockerUnavailable` saying how to fix it."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user
+        raise DockerUnavailable(
+            f"cannot reach the Docker engine ({type(e).__name__}: {e}). Start Docker, or set DOCKER_HOST, "
+            "and check that this user may use it (`docker info` must work)."
+        ) from e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class DockerCluster:
+    """An etcd cluster of ``size`` nodes for one run.
+
+    Use as a context manager, or call :meth:`start` and :meth:`teardown` (which is
+    idempotent and safe after a partial start).
+    """
+
+    def __init__(self, *, run_id: str, size: int = 5, image: str = DEFAULT_IMAGE, extra_args: Sequence[str] = (),
+                 endpoint_mode: str = "auto", start_timeout: float = 60.0) -> None:
+        if size not in ALLOWED_SIZES:
+            raise ValueError(f"cluster size must be one of {ALLOWED_SIZES}, got {size}")
+        self.run_id = run_id
+        self.size = size
+        self.image = image
+        self.extra_args = list(extra_args)
+        self.endpoint_mode = endpoint_mode
+        self.start_timeout = start_timeout
+        self.nodes: list[Node] = []
+        self.network_name = f"etcd-harness-{run_id}"
+        self.gateway_ip = ""
+        self.etcd_version = ""
+        self.started_in_s = 0.0
+        self._docker: Any = None
+        self._network: Any = None
+        self._use_bridge_ip = False
+        self._v2_enabled = False
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def __enter__(self) -> DockerCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.teardown()
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {LABEL: "1", RUN_LABEL: self.run_id}
+
+    def start(self) -> None:
+        """Create the network and nodes and wait until all are healthy and agree on a leader."""
+        self._docker = docker_client()
+        try:
+            image = self._docker.images.get(self.image)
+        except Exception as e:  # noqa: BLE001
+            raise ImageMissing(
+                f"the etcd image {self.image!r} is not there. Build it with `make image` "
+                "(or `bash docker/build-image.sh trixie`), or pass --image TAG for an etcd image you have."
+            ) from e
+        labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+        self.etcd_version = labels.get("etcd-harness.etcd-version", "")
+        try:
+            self._create_network()
+            self._create_nodes()
+            t0 = time.monotonic()
+            for c in self._containers():
+                c.start()
+            self._choose_endpoints()
+            self.wait_healthy(self.start_timeout)
+            self.started_in_s = time.monotonic() - t0
+            if not self.etcd_version:
+                self.etcd_version = self.status(self.nodes[0]).get("version", "")
+        except BaseException:
+            self.teardown()
+            raise
+
+    def _create_network(self) -> None:
+        import docker.types
+
+        used: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for net in self._docker.networks.list():
+            for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+                if cfg.get("Subnet"):
+                    used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+        rng = random.Random()
+        candidates = [ipaddress.ip_network(f"172.{a}.{b}.0/24") for a in range(28, 32) for b in range(256)]
+        rng.shuffle(candidates)
+        for subnet in candidates:
+            if any(subnet.overlaps(u) for u in used):
+                continue
+            hosts = list(subnet.hosts())
+            pool = docker.types.IPAMPool(subnet=str(subnet), gateway=str(hosts[0]))
+            try:
+                self._network = self._docker.networks.create(
+                    self.network_name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                    labels=self.labels, check_duplicate=True,
+                )
+            except Exception as e:  # noqa: BLE001 - a race with another network: try the next subnet
+                log.debug("network %s on %s failed: %s", self.network_name, subnet, e)
+                continue
+            self.gateway_ip = str(hosts[0])
+            self.nodes = [
+                Node(name=f"n{i}", ip=str(hosts[9 + i]), container=f"etcd-harness-{self.run_id}-n{i}",
+                     host_port=_free_port())
+                for i in range(1, self.size + 1)
+            ]
+            return
+        raise ClusterError("no free /24 subnet in 172.28.0.0/14 for the cluster network; run `etcd-harness clean`")
+
+    def etcd_args(self, node: Node) -> list[str]:
+        initial = ",".join(f"{n.name}={n.peer_url}" for n in self.nodes)
+        args = [
+            "--name", node.name,
+            "--data-dir", "/var/lib/etcd/data",
+            "--listen-client-urls", f"http://0.0.0.0:{CLIENT_PORT}",
+            "--advertise-client-urls", f"http://{node.ip}:{CLIENT_PORT}",
+            "--listen-peer-urls", f"http://0.0.0.0:{PEER_PORT}",
+            "--initial-advertise-peer-urls", node.peer_url,
+            "--initial-cluster", initial,
+            "--initial-cluster-state", "new",
+            "--initial-cluster-token", f"etcd-harness-{self.run_id}",
+            "--logger", "zap",
+            "--log-outputs", "stderr",
+        ]
+        major_minor = tuple(int(x) for x in self.etcd_version.split(".")[:2]) if self.etcd_version else (3, 5)
+        if major_minor < (3, 6):
+            # v2 API for the lock-v2, index and ttl workloads; gone in 3.6.
+            args.append("--enable-v2=true")
+            self._v2_enabled = True
+        return args + self.extra_args
+
+    def _create_nodes(self) -> None:
+        for node in self.nodes:
+            container = self._docker.containers.create(
+                self.image,
+                command=self.etcd_args(node),
+                name=node.container,
+                hostname=node.name,
+                labels={**self.labels, "etcd-harness.node": node.name},
+                cap_add=["NET_ADMIN"],
+                ports={f"{CLIENT_PORT}/tcp": ("127.0.0.1", node.host_port)},
+                detach=True,
+                network=None,
+            )
+            # Attach to our network with the fixed IP (and off the default bridge).
+            try:
+                self._docker.networks.get("bridge").disconnect(container)
+            except Exception:  # noqa: BLE001, S110 - not attached to the default bridge: fine
+                pass
+            self._network.connect(container, ipv4_address=node.ip, aliases=[node.name])
+
+    def _choose_endpoints(self) -> None:
+        """Talk to nodes on their bridge IPs where this host can route to them (Linux),
+        else through the ports published on 127.0.0.1 (Docker Desktop)."""
+        if self.endpoint_mode in ("bridge", "published"):
+            self._use_bridge_ip = self.endpoint_mode == "bridge"
+            return
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.nodes[0].ip, CLIENT_PORT), timeout=0.5):
+                    self._use_bridge_ip = True
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self._use_bridge_ip = False
+
+    def endpoint(self, node: Node) -> str:
+        if self._use_bridge_ip:
+            return f"http://{node.ip}:{CLIENT_PORT}"
+        return f"http://127.0.0.1:{node.host_port}"
+
+    @property
+    def v2_enabled(self) -> bool:
+        return self._v2_enabled
+
+    def client(self, node: Node, *, request_timeout: float = 5.0) -> EtcdClient:
+        return EtcdClient(self.endpoint(node), request_timeout=request_timeout)
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def _containers(self) -> list[Any]:
+        return [self._docker.containers.get(n.container) for n in self.nodes]
+
+    def container(self, node: Node) -> Any:
+        return self._docker.containers.get(node.container)
+
+    # -- health ------------------------------------------------------------------
+
+    def status(self, node: Node, timeout: float = 1.0) -> dict[str, Any]:
+        with self.client(node, request_timeout=timeout) as c:
+            return c.status(timeout=timeout)
+
+    def member_names(self, timeout: float = 1.0) -> dict[int, str]:
+        last: Exception | None = None
+        for node in self.nodes:
+            try:
+                with self.client(node, request_timeout=timeout) as c:
+                    return c.members(timeout=timeout)
+            except EtcdError as e:
+                last = e
+        raise ClusterError(f"no node answered a member list: {last}")
+
+    def leader(self, timeout: float = 1.0, among: Sequence[Node] | None = None) -> str | None:
+        """The name of the leader that the answering nodes agree on, or None.
+
+        Asks each node's maintenance status; nodes that do not answer are skipped.
+        """
+        ids: dict[str, int] = {}
+        for node in among or self.nodes:
+            try:
+                st = self.status(node, timeout)
+            except EtcdError:
+                continue
+            ids[node.name] = st["leader"]
+            if st["leader"] and st["leader"] == st["member_id"]:
+                return node.name
+        leaders = {i for i in ids.values() if i}
+        if len(leaders) == 1:
+            try:
+                return self.member_names(timeout).get(leaders.pop())
+            except ClusterError:
+                return None
+        return None
+
+    def wait_healthy(self, timeout: float, nodes: Sequence[Node] | None = None) -> float:
+        """Wait until every node answers, all agree on one leader, and raft indexes are close.
+
+        Returns the seconds waited. Raises :class:`ClusterError` naming the failing
+        node with the tail of its log.
+        """
+        nodes = list(nodes or self.nodes)
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        problem = "not checked yet"
+        bad_node = nodes[0]
+        while time.monotonic() < deadline:
+            for node in nodes:
+                state = self._container_state(node)
+                if state not in ("running",):
+                    raise ClusterError(f"node {node.name} is {state}; last log lines:\n{self.log_tail(node)}")
+            statuses: dict[str, dict[str, Any]] = {}
+            problem = ""
+            for node in nodes:
+                try:
+                    statuses[node.name] = self.status(node, timeout=1.0)
+                except EtcdError as e:
+                    problem, bad_node = f"{node.name} does not answer: {e}", node
+                    break
+            if not problem:
+                leaders = {s["leader"] for s in statuses.values()}
+                indexes = [s["raft_index"] for s in statuses.values()]
+                if 0 in leaders or len(leaders) != 1:
+                    problem = f"no agreed leader yet ({sorted(leaders)})"
+                elif max(indexes) - min(indexes) > 50:
+                    problem = f"raft indexes still catching up ({min(indexes)}..{max(indexes)})"
+                else:
+                    return time.monotonic() - t0
+            time.sleep(0.2)
+        raise ClusterError(
+            f"cluster not healthy after {timeout:.0f} s: {problem}; last log lines of {bad_node.name}:\n"
+            f"{self.log_tail(bad_node)}"
+        )
+
+    def _container_state(self, node: Node) -> str:
+        try:
+            c = self.container(node)
+            c.reload()
+            state = c.attrs.get("State", {})
+            if state.get("Paused"):
+                return "running"  # paused is a fault, not a crash
+            return str(state.get("Status", "unknown"))
+        except Exception as e:  # noqa: BLE001
+            return f"missing ({e})"
+
+    def log_tail(self, node: Node, lines: int = 20) -> str:
+        try:
+            out = self.container(node).logs(tail=lines)
+            return str(out.decode("utf-8", "replace"))
+        except Exception as e:  # noqa: BLE001
+            return f"(no log: {e})"
+
+    # -- faults the nemesis uses -----------------------------------------------
+
+    def exec(self, node: Node, argv: Sequence[str], *, check: bool = True) -> tuple[int, str]:
+        """Run ``argv`` (a list: never a shell string) inside the node; returns (exit code, output)."""
+        code, out = self.container(node).exec_run(list(argv), demux=False)
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out or "")
+        if check and code != 0:
+            raise ClusterError(f"{node.name}: {' '.join(argv)} exited {code}: {text.strip()}")
+        return int(code), text
+
+    def kill(self, node: Node) -> None:
+        self.container(node).kill(signal="SIGKILL")
+
+    def restart(self, node: Node) -> None:
+        """Start a killed node again with the same data directory and address."""
+        c = self.container(node)
+        c.reload()
+        if c.attrs["State"]["Status"] != "running":
+            c.start()
+
+    def pause(self, node: Node) -> None:
+        self.container(node).pause()
+
+    def resume(self, node: Node) -> None:
+        c = self.container(node)
+        c.reload()
+        if c.attrs["State"].get("Paused"):
+            c.unpause()
+
+    def is_running(self, node: Node) -> bool:
+        c = self.container(node)
+        c.reload()
+        return bool(c.attrs["State"]["Status"] == "running" and not c.attrs["State"].get("Paused"))
+
+    # -- the end -----------------------------------------------------------------
+
+    def collect_logs(self, run_dir: Path) -> None:
+        """Copy every node's log to ``run_dir/nodes/<node>/etcd.log``."""
+        for node in self.nodes:
+            dest = run_dir / "nodes" / node.name
+            dest.mkdir(parents=True, exist_ok=True)
+            try:
+                data = self.container(node).logs(stdout=True, stderr=True)
+                (dest / "etcd.log").write_bytes(data)
+            except Exception as e:  # noqa: BLE001 - a missing log must not lose the run
+                (dest / "etcd.log").write_text(f"(log unavailable: {e})\n")
+
+    def teardown(self) -> None:
+        """Remove this run's containers and network. Idempotent; never raises."""
+        if self._docker is None:
+            return
+        remove_labelled(self._docker, {RUN_LABEL: self.run_id})
+
+
+def remove_labelled(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
+    """Force-remove containers, then networks, carrying ``labels``. Returns (containers, networks)."""
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    n_containers = n_networks = 0
+    for c in docker_api.containers.list(all=True, filters=filters):
+        try:
+            c.reload()
+            if c.attrs["State"].get("Paused"):
+                c.unpause()
+            c.remove(force=True, v=True)
+            n_containers += 1
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not remove container %s: %s", c.name, e)
+    for net in docker_api.networks.list(filters=filters):
+        try:
+            net.remove()
+            n_networks += 1
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not remove network %s: %s", net.name, e)
+    return n_containers, n_networks
+
+
+def clean(run_id: str | None = None) -> tuple[int, int]:
+    """Remove leftovers of every run (or of one run). Returns (containers, networks) removed."""
+    labels = {RUN_LABEL: run_id} if run_id else {LABEL: "1"}
+    return remove_labelled(docker_client(), labels)
+
+
+@contextmanager
+def running_cluster(**kwargs: Any) -> Iterator[DockerCluster]:
+    cluster = DockerCluster(**kwargs)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.teardown()

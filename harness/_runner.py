@@ -1,0 +1,381 @@
+"""Runs one test: cluster up, workers and nemesis for the time limit, heal, final reads, check.
+
+Contract:
+
+* The history is written as it happens (``history.jsonl``); a crash still leaves
+  a checkable prefix.
+* Every fault is healed and the cluster torn down in ``finally``, also on
+  Ctrl-C and SIGTERM (which is turned into ``KeyboardInterrupt``).
+* The verdict is written to ``results.json`` whatever happens; infrastructure
+  errors propagate after cleanup.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from checkers import UNKNOWN, CheckContext, Validity, run_checkers
+from harness._client import EtcdError
+from harness._cluster import DockerCluster
+from harness._errors import ClusterError, UsageError
+from harness._history import NEMESIS, History, HistoryWriter, Op, OpType
+from harness._spec import TestSpec
+from nemesis import FaultNotApplied, make_package
+from nemesis._base import Fault, NemesisPackage
+from workloads import WORKLOADS, Invocation, Sleep, Workload, WorkloadContext
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    valid: Validity
+    results: dict[str, Any]
+    interrupted: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def new_run_dir(spec: TestSpec) -> Path:
+    root = Path(spec.results_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    base = root / spec.test_name / stamp
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{stamp}-{n}")
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def point_latest(run_dir: Path, root: Path) -> None:
+    link = root / "latest"
+    tmp = root / f".latest-{os.getpid()}"
+    with suppress(FileNotFoundError):
+        tmp.unlink()
+    tmp.symlink_to(run_dir.resolve().relative_to(root.resolve()))
+    tmp.replace(link)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so ``finally`` blocks tear everything down."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Run:
+    """The state of one run while it executes. Use :func:`run_test`."""
+
+    def __init__(self, spec: TestSpec, run_dir: Path, progress: ProgressFn | None) -> None:
+        if spec.workload not in WORKLOADS:
+            raise UsageError(f"unknown workload {spec.workload!r}; allowed: {', '.join(WORKLOADS)}")
+        self.spec = spec
+        self.run_dir = run_dir
+        self.progress = progress
+        self.workload: Workload = WORKLOADS[spec.workload](spec)
+        self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval)
+        self.cluster = DockerCluster(run_id=f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower(),
+                                     size=spec.nodes, image=spec.image)
+        self.writer = HistoryWriter(run_dir / "history.jsonl")
+        self.stop = threading.Event()
+        self.nemesis_done = threading.Event()
+        self.max_process = spec.concurrency - 1
+        self._process_lock = threading.Lock()
+        self.notes: dict[str, Any] = {}
+
+    # -- workers -------------------------------------------------------------------
+
+    def next_process(self, previous: int) -> int:
+        with self._process_lock:
+            p = previous + self.spec.concurrency
+            self.max_process = max(self.max_process, p)
+            return p
+
+    def worker(self, thread_index: int, ctx: WorkloadContext) -> None:
+        spec = self.spec
+        nodes = self.cluster.nodes
+        process = thread_index
+        pace = spec.concurrency / spec.rate if spec.rate > 0 else 0.0
+        while not self.stop.is_set():
+            # One process: a client and a script, until it gets `info` or time is up.
+            rng = random.Random(f"{spec.seed}:{process}")
+            client = self.workload.open_client(ctx, nodes[process % len(nodes)], process)
+            script = self.workload.script(process, rng)
+            retired = False
+            try:
+                step = next(script)
+                while not self.stop.is_set():
+                    if isinstance(step, Sleep):
+                        self.stop.wait(step.seconds)
+                        step = script.send(None)
+                        continue
+                    if pace:
+                        self.stop.wait(rng.uniform(0, 2 * pace))
+                        if self.stop.is_set():
+                            break
+                    done = self.invoke(client, step, process)
+                    if done.is_info:
+                        retired = True  # its op may still take effect: never reuse this process
+                        break
+                    step = script.send(done)
+            except StopIteration:
+                return
+            finally:
+                script.close()
+                client.close()
+            if retired:
+                process = self.next_process(process)
+
+    def invoke(self, client: Any, step: Invocation, process: int) -> Op:
+        inv = self.writer.record(Op(type=OpType.INVOKE, f=step.f, value=step.value, key=step.key, process=process))
+        try:
+            done = client.invoke(inv)
+        except Exception as e:  # noqa: BLE001 - a client bug: the outcome is unknown
+            done = inv.with_(type=OpType.INFO, error=f"client crashed: {type(e).__name__}: {e}", time=0)
+        if done.process != inv.process or done.f != inv.f or done.type is OpType.INVOKE:
+            done = inv.with_(type=OpType.INFO, error=f"client broke the completion contract: {done}", time=0)
+        return self.writer.record(done.with_(time=0, index=-1))
+
+    # -- nemesis -------------------------------------------------------------------
+
+    def nemesis_loop(self) -> None:
+        rng = random.Random(f"{self.spec.seed}:nemesis")
+        try:
+            for planned in self.package.schedule(rng):
+                if self.stop.wait(planned.delay):
+                    return
+                self.nemesis_op(planned.fault, planned.f, rng)
+        finally:
+            self.nemesis_done.set()
+
+    def nemesis_op(self, fault: Fault, f: str, rng: random.Random) -> Op:
+        leader_before = self.cluster.leader(timeout=0.5)
+        self.writer.record(Op(type=OpType.INVOKE, f=f, process=NEMESIS))
+        self.writer.flush()
+        error = None
+        value: dict[str, Any] = {}
+        try:
+            value = fault.start(self.cluster, rng) if f == fault.start_f else fault.stop(self.cluster)
+        except FaultNotApplied as e:
+            error = str(e)
+        except Exception as e:  # noqa: BLE001 - a failed fault is recorded, the run goes on
+            error = f"{type(e).__name__}: {e}"
+        self.package.mark(fault, f)
+        value.update(leader_before=leader_before, leader_after=self.cluster.leader(timeout=0.5),
+                     applied=error is None)
+        done = self.writer.record(Op(type=OpType.INFO, f=f, process=NEMESIS, value=value, error=error))
+        self.writer.flush()
+        return done
+
+    def heal_everything(self) -> None:
+        """Stop active faults (recorded), then heal every family unconditionally."""
+        rng = random.Random(f"{self.spec.seed}:final")
+        for fault in self.package.active_faults():
+            self.nemesis_op(fault, fault.stop_f, rng)
+        for fault in self.package.faults:
+            fault.heal(self.cluster)
+
+    # -- leader watch ----------------------------------------------------------------
+
+    def leader_loop(self) -> None:
+        """Record leader changes to leaders.jsonl for the report's time axis."""
+        last: object = object()
+        with (self.run_dir / "leaders.jsonl").open("a") as out:
+            while not self.stop.wait(1.0):
+                leader = self.cluster.leader(timeout=0.5)
+                if leader != last:
+                    out.write(json.dumps({"time": self.writer.now(), "leader": leader}) + "\n")
+                    out.flush()
+                    last = leader
+
+    # -- final reads ------------------------------------------------------------------
+
+    def final_reads(self, ctx: WorkloadContext) -> None:
+        invocations = self.workload.final_invocations()
+        if not invocations:
+            return
+        leader = self.cluster.leader(timeout=1.0)
+        node = self.cluster.node(leader) if leader else self.cluster.nodes[0]
+        process = self.max_process + 1
+        client = self.workload.open_client(ctx, node, process)
+        try:
+            for inv in invocations:
+                done = self.invoke(client, inv, process)
+                if done.is_info:
+                    client.close()
+                    process += 1
+                    client = self.workload.open_client(ctx, node, process)
+        finally:
+            client.close()
+
+    # -- the whole run ----------------------------------------------------------------
+
+    def execute(self) -> dict[str, Any]:
+        spec = self.spec
+        ctx = WorkloadContext(spec=spec, cluster=self.cluster)
+        timing: dict[str, Any] = {}
+        t_start = time.monotonic()
+        threads: list[threading.Thread] = []
+        try:
+            self.cluster.start()
+            timing["cluster_start_s"] = round(self.cluster.started_in_s, 3)
+            self.write_config()
+            self.workload.setup(ctx)
+            threads = [threading.Thread(target=self.worker, args=(i, ctx), name=f"worker-{i}", daemon=True)
+                       for i in range(spec.concurrency)]
+            threads.append(threading.Thread(target=self.nemesis_loop, name="nemesis", daemon=True))
+            threads.append(threading.Thread(target=self.leader_loop, name="leaders", daemon=True))
+            t_ops = time.monotonic()
+            for t in threads:
+                t.start()
+            self.wait_for_time_limit(t_ops)
+            self.stop.set()
+            for t in threads:
+                t.join(timeout=spec.request_timeout + 10)
+            timing["ops_s"] = round(time.monotonic() - t_ops, 3)
+        finally:
+            self.stop.set()
+            try:
+                self.heal_everything()
+            finally:
+                self.after_heal(ctx, timing)
+        timing["total_s"] = round(time.monotonic() - t_start, 3)
+        return timing
+
+    def after_heal(self, ctx: WorkloadContext, timing: dict[str, Any]) -> None:
+        """Recovery, final reads, logs and teardown; runs even when the run failed."""
+        try:
+            if self.cluster.nodes and not self.notes.get("interrupted"):
+                t0 = time.monotonic()
+                try:
+                    self.cluster.wait_healthy(self.spec.recovery_timeout)
+                    timing["recovery_s"] = round(time.monotonic() - t0, 3)
+                    self.final_reads(ctx)
+                except ClusterError as e:
+                    self.notes["liveness"] = f"the cluster did not recover within {self.spec.recovery_timeout:.0f} s " \
+                                             f"after healing: {str(e).splitlines()[0]}"
+                except EtcdError as e:
+                    self.notes["final_reads_error"] = str(e)
+        finally:
+            self.writer.flush()
+            if self.cluster.nodes:
+                self.cluster.collect_logs(self.run_dir)
+            self.cluster.teardown()
+
+    def wait_for_time_limit(self, t0: float) -> None:
+        deadline = t0 + self.spec.time_limit
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(1.0, left))
+            if self.progress:
+                n = len(self.writer.history())
+                elapsed = time.monotonic() - t0
+                self.progress({"elapsed_s": elapsed, "remaining_s": max(0.0, left - 1), "events": n,
+                               "ops_per_s": n / 2 / elapsed if elapsed else 0.0})
+
+    def write_config(self) -> None:
+        config = self.spec.to_json()
+        config.update(command=self.spec.command(), etcd_version=self.cluster.etcd_version,
+                      started_at=datetime.now(UTC).isoformat(timespec="seconds"), run_id=self.cluster.run_id,
+                      nodes_detail=[{"name": n.name, "ip": n.ip} for n in self.cluster.nodes])
+        (self.run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def history_stats(history: History) -> dict[str, Any]:
+    by_type: dict[str, int] = {}
+    latencies: list[int] = []
+    for inv, done in history.pairs():
+        if inv.process == NEMESIS:
+            continue
+        kind = done.type.value if done else "pending"
+        by_type[kind] = by_type.get(kind, 0) + 1
+        if done is not None:
+            latencies.append(done.time - inv.time)
+    client_ops = sum(by_type.values())
+    span = (history[-1].time - history[0].time) / 1e9 if len(history) > 1 else 0.0
+    return {
+        "ops": client_ops,
+        "by_type": by_type,
+        "nemesis_ops": sum(1 for op in history if op.process == NEMESIS and op.is_invoke),
+        "ops_per_s": round(client_ops / span, 1) if span else 0.0,
+        "latency_ms_median": round(statistics.median(latencies) / 1e6, 3) if latencies else None,
+        "latency_ms_p99": round(sorted(latencies)[int(len(latencies) * 0.99)] / 1e6, 3) if latencies else None,
+    }
+
+
+def run_test(spec: TestSpec, *, progress: ProgressFn | None = None) -> RunOutcome:
+    """Run ``spec`` end to end and write its run directory. See the module docstring."""
+    run_dir = new_run_dir(spec)
+    (run_dir / "config.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    run = Run(spec, run_dir, progress)
+    interrupted = False
+    timing: dict[str, Any] = {}
+    try:
+        with sigterm_as_interrupt():
+            try:
+                timing = run.execute()
+            except KeyboardInterrupt:
+                interrupted = True
+                run.notes["interrupted"] = True
+    finally:
+        run.writer.close()
+    history = run.writer.history()
+    stats = history_stats(history)
+    if interrupted:
+        results: dict[str, Any] = {"valid": UNKNOWN, "checkers": {}, "reason": "interrupted before the check"}
+    else:
+        ctx = CheckContext(config=spec.to_json(), out_dir=run_dir, time_limit=spec.check_time_limit,
+                           memory_limit=spec.check_memory_mb * 1024 * 1024)
+        t0 = time.monotonic()
+        results = run_checkers(run.workload.checkers(), history, ctx)
+        timing["check_s"] = round(time.monotonic() - t0, 3)
+        if "liveness" in run.notes:
+            results["checkers"]["liveness"] = {"valid": False, "reason": run.notes["liveness"]}
+            results["valid"] = False
+    results.update(stats=stats, timing=timing, notes=run.notes)
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    root = Path(spec.results_dir)
+    point_latest(run_dir, root)
+    write_reports(run_dir, root)
+    if interrupted:
+        raise KeyboardInterrupt
+    return RunOutcome(run_dir=run_dir, valid=results["valid"], results=results, stats=stats)
+
+
+def write_reports(run_dir: Path, root: Path) -> None:
+    """The run's report.html and the results index; a report bug never loses a run."""
+    try:
+        from harness.report import write_index, write_report
+    except ImportError:
+        return
+    try:
+        write_report(run_dir)
+        write_index(root)
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not write the HTML report: %s", e)

@@ -1,0 +1,518 @@
+"""The data the page draws, built from a loaded run: compact, bounded, JSON-ready.
+
+Everything here is plain data; no HTML. Strings taken from the history or the
+results stay raw here and are escaped where they are put into the page (the
+JSON block escapes ``<``, the script only ever sets ``textContent``).
+
+Times are integer microseconds since the run started: small enough to be exact
+in JavaScript and short in the page. Client ops are stored column-wise with
+delta-encoded start times and interned strings, which keeps a 100,000-op run
+to a couple of megabytes. Past :data:`MAX_EMBEDDED_OPS` ok ops are sampled
+(every fail, info and pending op is kept) and the page says how many were left out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness._history import NEMESIS, Op, OpType, Process
+from harness.report._load import RunFiles
+
+#: Most client ops (invoke/completion pairs) the page embeds before sampling ok ops.
+MAX_EMBEDDED_OPS = 150_000
+#: Most linearizability failures drawn, ops per failure window, lock holds, counter reads.
+MAX_LINEAR_FAILURES = 10
+MAX_WINDOW_OPS = 400
+MAX_HOLDS = 20_000
+MAX_VIOLATIONS = 500
+MAX_COUNTER_READS = 30_000
+#: Longest value or state text kept; the rest is cut with an ellipsis.
+MAX_TEXT = 120
+
+TYPE_CODES = {OpType.OK: 0, OpType.FAIL: 1, OpType.INFO: 2}
+PENDING_CODE = 3  # invoked, never completed: an unknown outcome, like info
+
+# How a nemesis f opens or closes a fault of a kind. Anything else is a point event.
+_OPENERS = {"kill": "kill", "pause": "pause"}
+_CLOSERS = {"restart": "kill", "start": "kill", "resume": "pause"}
+
+
+def short_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A value as compact text (JSON for non-strings), cut to ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_value(f: str, value: Any) -> str:
+    """How an op's value reads in a chart label: ``cas`` ``[1, 4]`` as ``1→4``."""
+    if f == "cas" and isinstance(value, list | tuple) and len(value) == 2:
+        return f"{short_text(value[0], 40)}→{short_text(value[1], 40)}"
+    if value is None:
+        return "nil"
+    return short_text(value)
+
+
+def us(ns: Any) -> int | None:
+    """Nanoseconds (any JSON number) to integer microseconds; ``None`` if not a number."""
+    if isinstance(ns, bool) or not isinstance(ns, int | float):
+        return None
+    return int(ns // 1000)
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.table: list[str] = []
+        self._ids: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        i = self._ids.get(text)
+        if i is None:
+            i = self._ids[text] = len(self.table)
+            self.table.append(text)
+        return i
+
+
+@dataclass(slots=True)
+class _Pair:
+    invoke: Op
+    done: Op | None
+
+    @property
+    def code(self) -> int:
+        return PENDING_CODE if self.done is None else TYPE_CODES.get(self.done.type, PENDING_CODE)
+
+    @property
+    def shown_value(self) -> Any:
+        # An ok op shows what it observed; anything else what it tried.
+        if self.done is not None and self.done.type is OpType.OK:
+            return self.done.value
+        return self.invoke.value
+
+
+def _process_label(p: Any) -> str:
+    return str(p)
+
+
+def _client_pairs(ops: list[Op]) -> list[_Pair]:
+    pending: dict[Process, int] = {}
+    pairs: list[_Pair] = []
+    for op in ops:
+        if op.process == NEMESIS:
+            continue
+        if op.type is OpType.INVOKE:
+            pending[op.process] = len(pairs)
+            pairs.append(_Pair(op, None))
+        else:
+            slot = pending.pop(op.process, None)
+            if slot is not None:
+                pairs[slot].done = op
+    return pairs
+
+
+def _sample(pairs: list[_Pair], limit: int) -> tuple[list[_Pair], int]:
+    """Keep every non-ok pair and an even sample of ok pairs, ``limit`` in all."""
+    if len(pairs) <= limit:
+        return pairs, 0
+    not_ok = sum(1 for p in pairs if p.code != 0)
+    ok_total = len(pairs) - not_ok
+    room = max(limit - not_ok, 0)
+    step = ok_total / room if room else float("inf")
+    kept: list[_Pair] = []
+    next_pick = 0.0
+    seen_ok = 0
+    for p in pairs:
+        if p.code != 0:
+            kept.append(p)
+            continue
+        if seen_ok >= next_pick:
+            kept.append(p)
+            next_pick += step
+        seen_ok += 1
+    return kept, len(pairs) - len(kept)
+
+
+def _ops_columns(pairs: list[_Pair], strings: _Interner) -> tuple[dict[str, list[int]], list[str], list[str]]:
+    fs = _Interner()
+    procs = _Interner()
+    cols: dict[str, list[int]] = {k: [] for k in ("i", "p", "f", "t", "s", "d", "v", "e", "k")}
+    last_start = 0
+    last_index = 0
+    for pair in pairs:
+        inv, done = pair.invoke, pair.done
+        start = inv.time // 1000
+        cols["i"].append(inv.index - last_index)
+        last_index = inv.index
+        cols["p"].append(procs(_process_label(inv.process)))
+        cols["f"].append(fs(inv.f))
+        cols["t"].append(pair.code)
+        cols["s"].append(start - last_start)
+        last_start = start
+        cols["d"].append(-1 if done is None else max(done.time // 1000 - start, 0))
+        cols["v"].append(strings(describe_value(inv.f, pair.shown_value)))
+        error = done.error if done is not None else None
+        cols["e"].append(-1 if error is None else strings(short_text(error, 300)))
+        cols["k"].append(-1 if inv.key is None else strings(short_text(inv.key, 60)))
+    return cols, fs.table, procs.table
+
+
+def _nemesis_kind(f: str) -> tuple[str, str]:
+    """``(kind, role)`` of a nemesis f: role is ``open``, ``close`` or ``point``."""
+    if f.startswith("start-"):
+        return f[len("start-") :], "open"
+    if f.startswith("stop-"):
+        return f[len("stop-") :], "close"
+    if f in _OPENERS:
+        return _OPENERS[f], "open"
+    if f in _CLOSERS:
+        return _CLOSERS[f], "close"
+    return f, "point"
+
+
+def _as_dict(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _nodes_of(info: Mapping[str, Any]) -> list[str]:
+    nodes = info.get("nodes")
+    if isinstance(nodes, list):
+        return [str(n) for n in nodes]
+    if isinstance(nodes, str):
+        return [nodes]
+    grudge = info.get("grudge")
+    if isinstance(grudge, dict):
+        return sorted({str(k) for k, v in grudge.items() if v})
+    return []
+
+
+def _nemesis(ops: list[Op], end_us: int) -> dict[str, Any]:
+    """Nemesis ops as events, fault bands (one per kind) and per-node fault intervals."""
+    pending: Op | None = None
+    events: list[dict[str, Any]] = []
+    for op in ops:
+        if op.process != NEMESIS:
+            continue
+        if op.type is OpType.INVOKE:
+            if pending is not None:
+                events.append(_nemesis_event(pending, None))
+            pending = op
+        else:
+            if pending is not None and pending.f == op.f:
+                events.append(_nemesis_event(pending, op))
+                pending = None
+            else:
+                events.append(_nemesis_event(op, op))
+    if pending is not None:
+        events.append(_nemesis_event(pending, None))
+
+    bands: list[dict[str, Any]] = []
+    node_spans: list[dict[str, Any]] = []
+    open_band: dict[str, dict[str, Any]] = {}
+    open_nodes: dict[tuple[str, str], dict[str, Any]] = {}
+    for ev in events:
+        kind, role = _nemesis_kind(ev["f"])
+        ev["kind"] = kind
+        if role == "open":
+            if kind not in open_band:
+                band = {"kind": kind, "s": ev["s"], "e": None, "label": ev["f"], "err": ev["err"]}
+                open_band[kind] = band
+                bands.append(band)
+            for n in ev["nodes"]:
+                if (kind, n) not in open_nodes:
+                    span = {"kind": kind, "node": n, "s": ev["s"], "e": None}
+                    open_nodes[(kind, n)] = span
+                    node_spans.append(span)
+        elif role == "close":
+            closing_at = ev["e"] if ev["e"] is not None else ev["s"]
+            band = open_band.pop(kind, None)
+            if band is not None:
+                band["e"] = closing_at
+            closed = [n for (k, n) in open_nodes if k == kind and (not ev["nodes"] or n in ev["nodes"])]
+            for n in closed:
+                open_nodes.pop((kind, n))["e"] = closing_at
+    for band in bands:
+        if band["e"] is None:
+            band["e"] = end_us
+            band["open"] = True  # never healed in the history
+    for span in node_spans:
+        if span["e"] is None:
+            span["e"] = end_us
+            span["open"] = True
+    return {"events": events, "bands": bands, "nodeSpans": node_spans}
+
+
+def _nemesis_event(inv: Op, done: Op | None) -> dict[str, Any]:
+    info = {**_as_dict(inv.value), **_as_dict(inv.extra)}
+    if done is not None and done is not inv:
+        info.update(_as_dict(done.value))
+        info.update(_as_dict(done.extra))
+    error = (done.error if done is not None else None) or inv.error
+    summary = {k: v for k, v in info.items() if k not in ("nodes",)}
+    return {
+        "f": short_text(inv.f, 60),
+        "s": inv.time // 1000,
+        "e": None if done is None else done.time // 1000,
+        "nodes": [short_text(n, 40) for n in _nodes_of(info)],
+        "lb": None if info.get("leader_before") is None else short_text(info["leader_before"], 40),
+        "la": None if info.get("leader_after") is None else short_text(info["leader_after"], 40),
+        "err": None if error is None else short_text(error, 300),
+        "info": short_text(summary, 300) if summary else "",
+    }
+
+
+def _leaders(run: RunFiles, events: list[dict[str, Any]]) -> dict[str, Any]:
+    if run.leaders:
+        return {
+            "source": "leaders.jsonl",
+            "obs": [[t // 1000, None if ld is None else short_text(ld, 40)] for t, ld in run.leaders],
+        }
+    obs: list[list[Any]] = []
+    for ev in events:
+        if ev["lb"] is not None:
+            obs.append([ev["s"], ev["lb"]])
+        if ev["la"] is not None:
+            obs.append([ev["e"] if ev["e"] is not None else ev["s"], ev["la"]])
+    obs.sort(key=lambda o: o[0])
+    return {"source": "nemesis ops (leader_before / leader_after)" if obs else "", "obs": obs}
+
+
+def _node_names(run: RunFiles, nemesis: dict[str, Any], leaders: dict[str, Any]) -> list[str]:
+    names: list[str] = []
+    configured = run.config.get("nodes")
+    if isinstance(configured, int) and not isinstance(configured, bool) and 0 < configured <= 64:
+        names = [f"n{i}" for i in range(1, configured + 1)]
+    elif isinstance(configured, list):
+        names = [short_text(n, 40) for n in configured[:64]]
+    extra: Iterable[str] = [
+        *(log.node for log in run.node_logs),
+        *(n for ev in nemesis["events"] for n in ev["nodes"]),
+        *(o[1] for o in leaders["obs"] if o[1] is not None),
+    ]
+    for n in extra:
+        if n not in names and len(names) < 64:
+            names.append(n)
+    return names
+
+
+# --- checker details, recognised by shape so a renamed checker still draws -------------
+
+
+def _is_linear(d: Mapping[str, Any]) -> bool:
+    return isinstance(d.get("failures"), list)
+
+
+def _is_mutex(d: Mapping[str, Any]) -> bool:
+    return isinstance(d.get("holds"), list) or (
+        isinstance(d.get("violations"), list) and any(isinstance(v, dict) and "holders" in v for v in d["violations"])
+    )
+
+
+def _is_counter(d: Mapping[str, Any]) -> bool:
+    reads = d.get("reads")
+    return isinstance(reads, list) and (not reads or (isinstance(reads[0], dict) and "upper" in reads[0]))
+
+
+def _window_op(raw: Mapping[str, Any], fallback_end: int | None) -> dict[str, Any] | None:
+    index = raw.get("index")
+    start = us(raw.get("invoke_time"))
+    if not isinstance(index, int) or start is None:
+        return None
+    f = str(raw.get("f", "?"))
+    t = str(raw.get("type", "ok"))
+    end = us(raw.get("complete_time"))
+    if t in ("info", "invoke", "pending") or end is None or end < start:
+        end = None
+    return {
+        "i": index,
+        "p": _process_label(raw.get("process", "?")),
+        "f": short_text(f, 40),
+        "t": t if t in ("ok", "fail", "info") else "info",
+        "s": start,
+        "c": end if end is not None else fallback_end,
+        "open": end is None,
+        "v": describe_value(f, raw.get("value")),
+        "err": None if raw.get("error") is None else short_text(raw.get("error"), 200),
+    }
+
+
+def _pair_as_window_op(pair: _Pair) -> dict[str, Any]:
+    inv, done = pair.invoke, pair.done
+    return {
+        "index": inv.index,
+        "process": inv.process,
+        "f": inv.f,
+        "value": pair.shown_value,
+        "type": "info" if done is None else done.type.value,
+        "invoke_time": inv.time,
+        "complete_time": None if done is None else done.time,
+        "error": None if done is None else done.error,
+    }
+
+
+def _linear(details: Mapping[str, Any], by_invoke: Mapping[int, _Pair]) -> dict[str, Any]:
+    failures_out: list[dict[str, Any]] = []
+    failures = [f for f in details.get("failures", []) if isinstance(f, dict)]
+    for failure in failures[:MAX_LINEAR_FAILURES]:
+        window = _as_dict(failure.get("window"))
+        raw_ops = [o for o in window.get("ops", []) if isinstance(o, dict)]
+        order = [i for i in failure.get("longest_prefix", []) if isinstance(i, int)]
+        bad_raw = [b for b in failure.get("unlinearizable", []) if isinstance(b, dict)]
+        have = {o.get("index") for o in raw_ops}
+        # The prefix and the culprit must be drawn even if the window left them out.
+        for i in [*order, *(b.get("index") for b in bad_raw)]:
+            if isinstance(i, int) and i not in have:
+                if i in by_invoke:
+                    raw_ops.append(_pair_as_window_op(by_invoke[i]))
+                else:
+                    match = next((b for b in bad_raw if b.get("index") == i), None)
+                    if match is not None:
+                        raw_ops.append(match)
+                have.add(i)
+        times = [t for o in raw_ops for t in (us(o.get("invoke_time")), us(o.get("complete_time"))) if t is not None]
+        w_start = us(window.get("start_time"))
+        w_end = us(window.get("end_time"))
+        end = max([*times, *([w_end] if w_end else [])], default=0)
+        keep = {*order, *(b.get("index") for b in bad_raw)}
+        if len(raw_ops) > MAX_WINDOW_OPS:
+            raw_ops = [o for o in raw_ops if o.get("index") in keep] + [
+                o for o in raw_ops if o.get("index") not in keep
+            ][: max(MAX_WINDOW_OPS - len(keep), 0)]
+        ops = [w for w in (_window_op(o, end) for o in raw_ops) if w is not None]
+        ops.sort(key=lambda o: (o["s"], o["i"]))
+        states = failure.get("prefix_states", [])
+        failures_out.append(
+            {
+                "key": None if failure.get("key") is None else short_text(failure.get("key"), 80),
+                "ops": ops,
+                "order": order,
+                "states": [short_text(s, MAX_TEXT) for s in states] if isinstance(states, list) else [],
+                "bad": [
+                    {"i": b.get("index"), "why": short_text(b.get("why", ""), 300)}
+                    for b in bad_raw
+                    if isinstance(b.get("index"), int)
+                ],
+                "ws": w_start if w_start is not None else min(times, default=0),
+                "we": end,
+            }
+        )
+    unknown = [
+        {"key": short_text(u.get("key"), 80), "reason": short_text(u.get("reason", ""), 300)}
+        for u in details.get("unknown", [])
+        if isinstance(u, dict)
+    ][:50]
+    return {"failures": failures_out, "total": len(failures), "unknown": unknown}
+
+
+def _mutex(details: Mapping[str, Any]) -> dict[str, Any]:
+    holds_raw = [h for h in details.get("holds", []) if isinstance(h, dict)]
+    holds = []
+    for h in holds_raw[:MAX_HOLDS]:
+        s = us(h.get("start_time"))
+        if s is None:
+            continue
+        e = us(h.get("end_time"))
+        holds.append({"p": _process_label(h.get("process", "?")), "s": s, "e": e, "open": bool(h.get("open_ended"))})
+    violations = []
+    for v in [v for v in details.get("violations", []) if isinstance(v, dict)][:MAX_VIOLATIONS]:
+        holders = [
+            {
+                "p": _process_label(h.get("process", "?")),
+                "i": h.get("acquire_index") if isinstance(h.get("acquire_index"), int) else None,
+                "s": us(h.get("start_time")),
+                "e": us(h.get("end_time")),
+            }
+            for h in v.get("holders", [])
+            if isinstance(h, dict)
+        ]
+        ttl = v.get("ttl_s")
+        violations.append(
+            {
+                "holders": holders,
+                "s": us(v.get("overlap_start")),
+                "e": us(v.get("overlap_end")),
+                "ttl": ttl if isinstance(ttl, int | float) and not isinstance(ttl, bool) else None,
+            }
+        )
+    return {"holds": holds, "holdsTotal": len(holds_raw), "violations": violations}
+
+
+def _number(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return None
+    return float(x)
+
+
+def _counter(details: Mapping[str, Any]) -> dict[str, Any]:
+    reads = [r for r in details.get("reads", []) if isinstance(r, dict)]
+    bad = [r for r in reads if r.get("ok") is False]
+    good = [r for r in reads if r.get("ok") is not False]
+    if len(reads) > MAX_COUNTER_READS:
+        room = max(MAX_COUNTER_READS - len(bad), 0)
+        step = max(len(good) / room, 1.0) if room else float("inf")
+        good = [good[int(k * step)] for k in range(min(room, len(good)))] if room else []
+    cols: dict[str, list[Any]] = {"t": [], "v": [], "lo": [], "hi": [], "ok": [], "i": []}
+    for r in sorted([*good, *bad], key=lambda r: _number(r.get("time")) or 0.0):
+        t = us(r.get("time"))
+        if t is None:
+            continue
+        cols["t"].append(t)
+        cols["v"].append(_number(r.get("value")))
+        cols["lo"].append(_number(r.get("lower")))
+        cols["hi"].append(_number(r.get("upper")))
+        cols["ok"].append(0 if r.get("ok") is False else 1)
+        cols["i"].append(r.get("index") if isinstance(r.get("index"), int) else None)
+    final = details.get("final")
+    return {"reads": cols, "total": len(reads), "bad": len(bad), "final": short_text(final, 400) if final else ""}
+
+
+def build_payload(run: RunFiles) -> dict[str, Any]:
+    """The JSON the page's script draws from. Bounded in size whatever the history."""
+    ops = run.history.ops
+    end_us = max((op.time for op in ops), default=0) // 1000
+    if run.leaders:
+        end_us = max(end_us, run.leaders[-1][0] // 1000)
+    all_pairs = _client_pairs(ops)
+    by_invoke = {p.invoke.index: p for p in all_pairs}
+    pairs, omitted = _sample(all_pairs, MAX_EMBEDDED_OPS)
+    strings = _Interner()
+    cols, fs, procs = _ops_columns(pairs, strings)
+    nemesis = _nemesis(ops, end_us)
+    leaders = _leaders(run, nemesis["events"])
+
+    checkers: dict[str, Any] = _as_dict((run.results or {}).get("checkers"))
+    linear: list[dict[str, Any]] = []
+    mutex: list[dict[str, Any]] = []
+    counter: list[dict[str, Any]] = []
+    for name, details in checkers.items():
+        if not isinstance(details, dict):
+            continue
+        if _is_linear(details):
+            linear.append({"name": short_text(name, 80), **_linear(details, by_invoke)})
+        elif _is_mutex(details):
+            mutex.append({"name": short_text(name, 80), **_mutex(details)})
+        elif _is_counter(details):
+            counter.append({"name": short_text(name, 80), **_counter(details)})
+
+    return {
+        "endUs": end_us,
+        "fs": fs,
+        "procs": procs,
+        "strs": strings.table,
+        "ops": cols,
+        "opsTotal": len(all_pairs),
+        "omitted": omitted,
+        "nemesis": nemesis,
+        "leaders": leaders,
+        "nodes": _node_names(run, nemesis, leaders),
+        "linear": linear,
+        "mutex": mutex,
+        "counter": counter,
+    }

@@ -1,0 +1,93 @@
+"""The nemesis interface: faults that start, stop, and are always healed.
+
+A :class:`Fault` is one family of faults (``partition``, ``kill``, ...). The
+runner records each ``start``/``stop`` as a nemesis op (process ``"nemesis"``):
+an invocation, then an ``info`` completion whose value says what was done, to
+which nodes, and who led before and after. A fault that could not be applied
+raises :class:`FaultNotApplied`; its completion carries the reason.
+
+Contract for implementers:
+
+* ``start`` applies the fault and *verifies* it took effect before returning.
+* ``stop`` undoes what ``start`` did, and verifies that too.
+* ``heal`` undoes anything this family could have done, whatever state it is
+  in; it is idempotent and is always called in ``finally``.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness._cluster import DockerCluster
+
+
+class FaultNotApplied(Exception):
+    """The fault could not be applied or verified; the message says why."""
+
+
+class Fault(ABC):
+    name: str = ""
+
+    @property
+    def start_f(self) -> str:
+        return f"start-{self.name}"
+
+    @property
+    def stop_f(self) -> str:
+        return f"stop-{self.name}"
+
+    @abstractmethod
+    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+        """Apply and verify the fault; return what was done (JSON-serialisable)."""
+
+    @abstractmethod
+    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+        """Undo the active fault and verify; return what was done."""
+
+    @abstractmethod
+    def heal(self, cluster: DockerCluster) -> None:
+        """Undo anything this family may have done. Idempotent; must not raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledFault:
+    delay: float  # seconds to wait before this op
+    f: str  # start-X or stop-X
+    fault: Fault
+
+
+class NemesisPackage:
+    """Faults plus a seeded schedule that starts and stops them.
+
+    Every ``interval`` seconds it picks one of the faults at random and flips
+    it: starts it if idle, stops it if active. With several faults, they can
+    overlap (a partition during a kill), as with Jepsen's composed nemeses.
+    """
+
+    def __init__(self, faults: Sequence[Fault], interval: float) -> None:
+        self.faults = list(faults)
+        self.interval = interval
+        self.active: set[str] = set()
+
+    def schedule(self, rng: random.Random) -> Iterator[ScheduledFault]:
+        if not self.faults:
+            return
+        while True:
+            fault = rng.choice(self.faults)
+            f = fault.stop_f if fault.name in self.active else fault.start_f
+            # Jepsen-style stagger: on average one op per interval, never in lockstep.
+            yield ScheduledFault(rng.uniform(0.5, 1.5) * self.interval, f, fault)
+
+    def mark(self, fault: Fault, f: str) -> None:
+        if f == fault.start_f:
+            self.active.add(fault.name)
+        else:
+            self.active.discard(fault.name)
+
+    def active_faults(self) -> list[Fault]:
+        return [f for f in self.faults if f.name in self.active]
