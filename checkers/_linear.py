@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from harness._history import Op, OpType
 _MISSING: Any = object()
 _ILLEGAL: Any = object()
 _CHECK_EVERY = 1024  # closure expansions between time/memory checks
+_Step = tuple[tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]  # (ro invoked since, k, pending mut, pending ro)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -72,6 +73,10 @@ class Budget:
 
 class LimitReached(Exception):
     """The search passed its time or memory limit; the message says which."""
+
+
+class WorkExceeded(Exception):
+    """The search passed its ``max_work``: the caller may retry it later with more."""
 
 
 @dataclass(slots=True)
@@ -107,8 +112,14 @@ def check_budget(budget: Budget) -> None:
         raise LimitReached(f"memory limit of {budget.memory_limit / 2**20:.0f} MiB reached")
 
 
-def search(model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: Budget) -> Outcome:
-    """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable."""
+def search(
+    model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: Budget, max_work: int = 0
+) -> Outcome:
+    """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable.
+
+    Raises :class:`LimitReached` past the budget, and :class:`WorkExceeded` after
+    ``max_work`` configuration expansions (0 = no cap).
+    """
     # Drop what cannot matter: an info read-only op constrains nothing.
     entries = [e for e in entries if not (e.return_pos < 0 and model.readonly(e.call))]
     n = len(entries)
@@ -122,7 +133,7 @@ def search(model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: B
     readonly = [model.readonly(c) for c in calls]
     tables: list[dict[Any, Any]] = [{} for _ in range(n)]
 
-    # An info op is only tried if its previous identical twin is already used.
+    # An info op is only tried once its previous identical twin is used.
     prev_twin = [-1] * n
     last_of: dict[Hashable, int] = {}
     for k, e in enumerate(entries):
@@ -131,123 +142,159 @@ def search(model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: B
             prev_twin[k] = last_of.get(sig, -1)
             last_of[sig] = k
 
+    steps, bit = _steps(entries, readonly)
+    n_steps = len(steps)
+
+    def legal(j: int, s: Any) -> Any:
+        table = tables[j]
+        ns = table.get(s, _MISSING)
+        if ns is _MISSING:
+            ok, ns = step(s, calls[j], results[j])
+            table[s] = ns = ns if ok else _ILLEGAL
+        return ns
+
+    # Depth-first over return events ("steps"). A node is (step t, lin, state): the
+    # ops of step t's return not yet forced. ``memo`` holds every node and closure
+    # configuration ever reached: each is explored once (all failed, or we stopped).
+    memo: set[tuple[int, int, Any]] = set()
+    deepest = -1
+    deep_states: set[Any] = set()
+    deep_path: Any = None
+    work = 0
+    check_at = _CHECK_EVERY
+
+    def children(t: int, lin: int, s: Any, p: Any) -> Iterator[tuple[int, Any, Any]]:
+        """Ways to linearize step t's op k from (lin, s), fewest extra ops first."""
+        nonlocal work, check_at
+        _, k, pmut, pro = steps[t]
+        kb = bit[k]
+        k_mut = not readonly[k]
+        collect = t == deepest
+        frontier = [(lin, s, p)]
+        while frontier:
+            later = []
+            for lin, s, p in frontier:
+                work += 1
+                if work >= check_at:
+                    check_at += _CHECK_EVERY
+                    check_budget(budget)
+                    if max_work and work > max_work:
+                        raise WorkExceeded
+                if collect:
+                    deep_states.add(s)
+                for j in pmut:
+                    b = bit[j]
+                    if lin & b:
+                        continue
+                    tw = prev_twin[j]
+                    if tw >= 0 and not lin & bit[tw]:
+                        continue
+                    ns = legal(j, s)
+                    if ns is _ILLEGAL:
+                        continue
+                    nl = lin | b
+                    np = (j, ns, p)
+                    for r in pro:
+                        rb = bit[r]
+                        if not nl & rb and legal(r, ns) is not _ILLEGAL:
+                            nl |= rb
+                            np = (r, ns, np)
+                    if nl & kb:
+                        yield nl ^ kb, ns, np
+                    elif j != k:
+                        nk = (t, nl, ns)
+                        if nk not in memo:
+                            memo.add(nk)
+                            later.append((nl, ns, np))
+            frontier = later
+        del k_mut
+
+    stack: list[Iterator[tuple[int, Any, Any]]] = [iter(((0, model.init(), None),))]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        t = len(stack) - 1
+        lin, s, p = child
+        if t == n_steps:
+            break  # every ok op is linearized: the partition is linearizable
+        ro_new, k, _, _ = steps[t]
+        for r in ro_new:
+            if legal(r, s) is not _ILLEGAL:
+                lin |= bit[r]
+                p = (r, s, p)
+        nk = (t, lin, s)
+        if nk in memo:
+            continue
+        memo.add(nk)
+        if t > deepest:
+            deepest = t
+            deep_states = {s}
+            deep_path = p
+        kb = bit[k]
+        if lin & kb:
+            stack.append(iter(((lin ^ kb, s, p),)))
+        else:
+            stack.append(children(t, lin, s, p))
+    else:
+        outcome.valid = False
+        k = steps[deepest][1]
+        outcome.failure = _explain(model, entries, k, deep_states, deep_path)
+        outcome.reason = outcome.failure["unlinearizable"][0]["why"]
+
+    outcome.peak_configs = len(memo)
+    outcome.expansions = work
+    return outcome
+
+
+def _steps(entries: Sequence[Entry], readonly: Sequence[bool]) -> tuple[list[_Step], list[int]]:
+    """The return events in order, each with what is pending then; and each op's bit.
+
+    A bit is freed when its op returns (every configuration then holds the op), so
+    bitsets stay as small as the concurrency; ``info`` ops keep theirs.
+    """
     events: list[tuple[int, int]] = [(e.invoke_pos, k) for k, e in enumerate(entries)]
     events += [(e.return_pos, ~k) for k, e in enumerate(entries) if e.return_pos >= 0]
     events.sort()
-
-    bit = [0] * n
-    free_slots: list[int] = []
+    bit = [0] * len(entries)
+    free: list[int] = []
     next_slot = 0
-    pending_mut: list[int] = []  # pending ops that may change the state: tried in closures
-    pending_ro: list[int] = []  # pending read-only ok ops: linearized as soon as legal
-
-    # config (lin, state) -> linearization path, a cons list (op, state after, parent)
-    configs: dict[tuple[int, Any], Any] = {(0, model.init()): None}
-    expansions = 0
-    peak = 1
-    check_at = _CHECK_EVERY
-
+    pmut: list[int] = []
+    pro: list[int] = []
+    ro_new: list[int] = []
+    steps: list[_Step] = []
+    mut_t: tuple[int, ...] = ()
+    ro_t: tuple[int, ...] = ()
     for _, ev in events:
-        if ev >= 0:  # an invocation
-            k = ev
-            if free_slots:
-                slot = free_slots.pop()
+        if ev >= 0:
+            if free:
+                slot = free.pop()
             else:
                 slot = next_slot
                 next_slot += 1
-            bit[k] = kb = 1 << slot
-            if not readonly[k]:
-                pending_mut.append(k)
-                continue
-            pending_ro.append(k)
-            table = tables[k]
-            saturated: dict[tuple[int, Any], Any] = {}
-            for ck, p in configs.items():
-                s = ck[1]
-                ns = table.get(s, _MISSING)
-                if ns is _MISSING:
-                    ok, ns = step(s, calls[k], results[k])
-                    table[s] = ns = ns if ok else _ILLEGAL
-                if ns is _ILLEGAL:
-                    saturated.setdefault(ck, p)
-                else:
-                    saturated.setdefault((ck[0] | kb, s), (k, s, p))
-            configs = saturated
-            continue
-
-        # the return of op k: every configuration must have linearized it by now
-        k = ~ev
-        kb = bit[k]
-        out: dict[tuple[int, Any], Any] = {}
-        seen: dict[tuple[int, Any], Any] = {}
-        stack: list[tuple[int, Any]] = []
-        for ck, p in configs.items():
-            if ck[0] & kb:
-                out.setdefault((ck[0] ^ kb, ck[1]), p)
+            bit[ev] = 1 << slot
+            if readonly[ev]:
+                pro.append(ev)
+                ro_new.append(ev)
+                ro_t = ()
             else:
-                seen[ck] = p
-                stack.append(ck)
-        while stack:
-            ck = stack.pop()
-            lin, s = ck
-            p = seen[ck]
-            expansions += 1
-            if expansions >= check_at:
-                check_at += _CHECK_EVERY
-                check_budget(budget)
-            for j in pending_mut:
-                b = bit[j]
-                if lin & b:
-                    continue
-                tw = prev_twin[j]
-                if tw >= 0 and not lin & bit[tw]:
-                    continue
-                table = tables[j]
-                ns = table.get(s, _MISSING)
-                if ns is _MISSING:
-                    ok, ns = step(s, calls[j], results[j])
-                    table[s] = ns = ns if ok else _ILLEGAL
-                if ns is _ILLEGAL:
-                    continue
-                nl = lin | b
-                np = (j, ns, p)
-                for r in pending_ro:
-                    rb = bit[r]
-                    if nl & rb:
-                        continue
-                    rtable = tables[r]
-                    rs = rtable.get(ns, _MISSING)
-                    if rs is _MISSING:
-                        ok, rs = step(ns, calls[r], results[r])
-                        rtable[ns] = rs = rs if ok else _ILLEGAL
-                    if rs is not _ILLEGAL:
-                        nl |= rb
-                        np = (r, ns, np)
-                if nl & kb:
-                    out.setdefault((nl ^ kb, ns), np)
-                else:
-                    nk = (nl, ns)
-                    if nk not in seen:
-                        seen[nk] = np
-                        stack.append(nk)
-        size = len(seen) + len(out)
-        if size > peak:
-            peak = size
-        if not out:
-            outcome.valid = False
-            outcome.failure = _explain(model, entries, k, seen)
-            outcome.reason = outcome.failure["unlinearizable"][0]["why"]
-            break
-        configs = out
-        free_slots.append(kb.bit_length() - 1)
+                pmut.append(ev)
+                mut_t = ()
+            continue
+        k = ~ev
+        mut_t = mut_t or tuple(pmut)
+        ro_t = ro_t or tuple(pro)
+        steps.append((tuple(ro_new), k, mut_t, ro_t))
+        ro_new = []
         if readonly[k]:
-            pending_ro.remove(k)
+            pro.remove(k)
+            ro_t = ()
         else:
-            pending_mut.remove(k)
-
-    outcome.peak_configs = peak
-    outcome.expansions = expansions
-    return outcome
+            pmut.remove(k)
+            mut_t = ()
+        free.append(bit[k].bit_length() - 1)
+    return steps, bit
 
 
 # ---- explanation -------------------------------------------------------------------
@@ -277,17 +324,12 @@ def _op_json(e: Entry, model: Model[Any]) -> dict[str, Any]:
     }
 
 
-def _explain(model: Model[Any], entries: Sequence[Entry], k: int, seen: dict[tuple[int, Any], Any]) -> dict[str, Any]:
+def _explain(model: Model[Any], entries: Sequence[Entry], k: int, states_seen: set[Any], path: Any) -> dict[str, Any]:
     """The failure of op ``k``: longest prefix, the states it could see, and a window."""
     bad = entries[k]
-    states = list({ck[1] for ck in seen})
+    states = list(states_seen)
     why = model.explain(bad.call, bad.result, states)
-
-    longest: list[tuple[int, Any]] = []
-    for p in seen.values():
-        path = _path_list(p)
-        if len(path) > len(longest):
-            longest = path
+    longest = _path_list(path)
 
     # Window: the failed op, every op overlapping it, and the last few ops before them.
     end = bad.return_pos

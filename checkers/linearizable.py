@@ -23,7 +23,7 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from checkers._linear import Budget, Entry, LimitReached, Outcome, make_entries, search
+from checkers._linear import Budget, Entry, LimitReached, Outcome, WorkExceeded, make_entries, search
 from checkers._model import Model
 from checkers._models import model_named
 from checkers._result import UNKNOWN, CheckContext, Result
@@ -31,6 +31,10 @@ from harness._history import History
 
 #: Histories with fewer ops than this are checked in this process: forking costs more.
 PARALLEL_MIN_OPS = 20_000
+#: Work (configuration expansions) each partition gets in the first round; it grows
+#: eightfold per round, so an easy failing key is found before a hard key is finished.
+FIRST_ROUND_WORK = 4096
+_SKIPPED = "not checked: another key already failed"
 
 _JOBS: list[tuple[Hashable, list[Entry]]] = []  # inherited by forked workers
 _JOB_MODEL: list[Model[Any]] = []
@@ -59,10 +63,13 @@ class LinearizabilityChecker:
 
     name = "linear"
 
-    def __init__(self, model: Model[Any] | str, *, workers: int | None = None, max_failures: int = 10) -> None:
+    def __init__(
+        self, model: Model[Any] | str, *, workers: int | None = None, max_failures: int = 10, stop_early: bool = True
+    ) -> None:
         self.model: Model[Any] = model_named(model) if isinstance(model, str) else model
         self.workers = workers
         self.max_failures = max_failures
+        self.stop_early = stop_early
 
     def check(self, history: History, ctx: CheckContext) -> Result:
         started = time.monotonic()
@@ -94,14 +101,37 @@ class LinearizabilityChecker:
         workers = min(workers, len(jobs))
         if workers > 1:
             try:
-                return _run_forked(self.model, jobs, budget, workers)
+                return _run_forked(self.model, jobs, budget, workers, self.stop_early)
             except (OSError, ImportError, ValueError):
                 pass  # no fork here (or no room for it): check in this process
-        return [_check_one(self.model, key, part, budget) for key, part in jobs]
+        return self._run_rounds(jobs, budget)
+
+    def _run_rounds(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget) -> list[Outcome]:
+        """Check partitions in rounds of growing work; after a failure, finish the round and stop."""
+        done: dict[int, Outcome] = {}
+        todo = sorted(range(len(jobs)), key=lambda i: len(jobs[i][1]))
+        max_work = FIRST_ROUND_WORK if len(jobs) > 1 else 0
+        while todo:
+            later = []
+            for i in todo:
+                key, part = jobs[i]
+                outcome = _check_one(self.model, key, part, budget, max_work)
+                if outcome is None:
+                    later.append(i)
+                else:
+                    done[i] = outcome
+            todo = later
+            if self.stop_early and any(o.valid is False for o in done.values()):
+                for i in todo:
+                    done[i] = Outcome(jobs[i][0], UNKNOWN, _SKIPPED, ops=len(jobs[i][1]))
+                break
+            max_work = max_work * 8 if len(todo) > 1 else 0
+        return [done[i] for i in range(len(jobs))]
 
     def _result(self, outcomes: list[Outcome], elapsed: float) -> Result:
         failed = [o for o in outcomes if o.valid is False]
-        unknown = [o for o in outcomes if o.valid == UNKNOWN]
+        skipped = [o for o in outcomes if o.reason == _SKIPPED]
+        unknown = [o for o in outcomes if o.valid == UNKNOWN and o.reason != _SKIPPED]
         details: dict[str, Any] = {
             "partitions": len(outcomes),
             "checked": sum(1 for o in outcomes if o.valid != UNKNOWN),
@@ -111,6 +141,7 @@ class LinearizabilityChecker:
             "peak_configs": max((o.peak_configs for o in outcomes), default=0),
             "failures": [],
             "unknown": [{"key": _key_json(o.key), "reason": o.reason} for o in unknown],
+            "skipped": len(skipped),
         }
         for o in failed[: self.max_failures]:
             assert o.failure is not None
@@ -131,9 +162,12 @@ def _key_json(key: Hashable) -> Any:
     return key if key is None or isinstance(key, str | int | float | bool) else str(key)
 
 
-def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budget) -> Outcome:
+def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budget, max_work: int = 0) -> Outcome | None:
+    """The outcome, or ``None`` if ``max_work`` was not enough."""
     try:
-        return search(model, key, part, budget)
+        return search(model, key, part, budget, max_work)
+    except WorkExceeded:
+        return None
     except LimitReached as e:
         return Outcome(key, UNKNOWN, str(e), ops=len(part))
     except MemoryError:
@@ -142,12 +176,16 @@ def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budg
         return Outcome(key, UNKNOWN, "the model recursed too deeply", ops=len(part))
 
 
-def _job(index: int) -> Outcome:
+def _job(index: int) -> tuple[int, Outcome]:
     key, part = _JOBS[index]
-    return _check_one(_JOB_MODEL[0], key, part, _JOB_BUDGET[0])
+    outcome = _check_one(_JOB_MODEL[0], key, part, _JOB_BUDGET[0])
+    assert outcome is not None
+    return index, outcome
 
 
-def _run_forked(model: Model[Any], jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, workers: int) -> list[Outcome]:
+def _run_forked(
+    model: Model[Any], jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, workers: int, stop_early: bool
+) -> list[Outcome]:
     """Check partitions in forked workers that inherit the jobs (nothing big is pickled)."""
     import multiprocessing
 
@@ -158,9 +196,14 @@ def _run_forked(model: Model[Any], jobs: list[tuple[Hashable, list[Entry]]], bud
     try:
         # biggest first, so that one long partition does not finish last
         order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))
+        found: dict[int, Outcome] = {}
         with ctx.Pool(workers) as pool:
-            found = dict(zip(order, pool.map(_job, order, chunksize=max(1, len(order) // (workers * 8))), strict=True))
-        return [found[i] for i in range(len(jobs))]
+            for i, outcome in pool.imap_unordered(_job, order, chunksize=max(1, len(order) // (workers * 16))):
+                found[i] = outcome
+                if stop_early and outcome.valid is False:
+                    pool.terminate()
+                    break
+        return [found.get(i) or Outcome(jobs[i][0], UNKNOWN, _SKIPPED, ops=len(jobs[i][1])) for i in range(len(jobs))]
     finally:
         _JOBS.clear()
         _JOB_MODEL.clear()

@@ -90,13 +90,16 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
+    import dataclasses
+
     from harness._spec import TestSpec
     from nemesis import parse_nemesis
     from workloads import WORKLOADS
 
     if args.replay:
         spec = TestSpec.load(Path(args.replay) / "config.json")
-        return spec
+        # Same config, seed and fault schedule; only where the new run is written follows this command.
+        return dataclasses.replace(spec, results_dir=args.results_dir)
     if args.workload not in WORKLOADS:
         raise UsageError(f"unknown workload {args.workload!r}; allowed: {', '.join(WORKLOADS)}")
     return TestSpec(

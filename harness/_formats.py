@@ -237,26 +237,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _op_from_map(path: str, line: int, m: Any, timed_out_reads: bool) -> Op:
+def _op_from_map(path: str, line: int, m: Any, timed_out_reads: bool, index: int = -1) -> Op:
     if not isinstance(m, dict):
         raise HistoryFormatError(path, line, f"expected an op map like {{:type :invoke, :f :read, ...}}, got {m!r:.60}")
-    typ = m.get(Keyword("type"))
+    typ = m.get("type")
     if typ not in _TYPES:
         raise HistoryFormatError(path, line, f":type must be :invoke, :ok, :fail or :info, got {typ!r}")
-    f = m.get(Keyword("f"))
+    f = m.get("f")
     if f is None:
         raise HistoryFormatError(path, line, "an op needs :f")
-    process = m.get(Keyword("process"))
+    process = m.get("process")
     if process == "nemesis":
         process = NEMESIS
     elif type(process) is not int:
         raise HistoryFormatError(path, line, f":process must be an integer or :nemesis, got {process!r}")
-    t = m.get(Keyword("time"), 0)
+    t = m.get("time", 0)
     if type(t) is not int:
         raise HistoryFormatError(path, line, f":time must be an integer (ns), got {t!r}")
-    value = m.get(Keyword("value"))
+    value = m.get("value")
     op_type = _TYPES[typ]
-    error = m.get(Keyword("error"))
+    error = m.get("error")
     if timed_out_reads and op_type is OpType.FAIL and f == "read" and (value == "timed-out" or error == "timed-out"):
         op_type = OpType.INFO
     return Op(
@@ -265,19 +265,54 @@ def _op_from_map(path: str, line: int, m: Any, timed_out_reads: bool) -> Op:
         value=_plain(value),
         process=process,
         time=t,
-        key=_plain(m.get(Keyword("key"))),
+        key=_plain(m.get("key")),
         error=None if error is None else str(_plain(error)),
+        index=index,
     )
 
 
+_FLAT_MAP = re.compile(r"\s*\{([^{}\[\]()#;\\]*)\}\s*$")
+_FLAT_PAIR = re.compile(r'\s*:([^\s,"]+)[\s,]+("(?:[^"\\]|\\.)*"|[^\s,"]+)[\s,]*')
+
+
+def _flat_map(line: str) -> dict[str, Any] | None:
+    """A one-line map of plain atoms (the common case), read without the full EDN reader."""
+    m = _FLAT_MAP.match(line)
+    if m is None:
+        return None
+    body = m.group(1)
+    out: dict[str, Any] = {}
+    pos = 0
+    for pm in _FLAT_PAIR.finditer(body):
+        if pm.start() != pos:
+            return None
+        pos = pm.end()
+        v = pm.group(2)
+        out[pm.group(1)] = _edn_string(v) if v[0] == '"' else _edn_atom(v)
+    return out if pos == len(body) else None
+
+
 def _read_edn(path: str, text: str) -> tuple[list[Op], list[int]]:
+    if text.lstrip()[:1] == "{":
+        fast: list[Op] = []
+        lines: list[int] = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            m = _flat_map(line)
+            if m is None:
+                break
+            fast.append(_op_from_map(path, n, m, True, len(fast)))
+            lines.append(n)
+        else:
+            return fast, lines
     forms = parse_edn(path, text)
     if len(forms) == 1 and isinstance(forms[0][0], list):
         # one vector/list of ops; the items' own lines are not kept, so count them
         items = forms[0][0]
         lines = _item_lines(text, forms[0][1], len(items))
-        return [_op_from_map(path, ln, m, True) for m, ln in zip(items, lines, strict=True)], lines
-    ops = [_op_from_map(path, ln, m, True) for m, ln in forms]
+        return [_op_from_map(path, ln, m, True, i) for i, (m, ln) in enumerate(zip(items, lines, strict=True))], lines
+    ops = [_op_from_map(path, ln, m, True, i) for i, (m, ln) in enumerate(forms)]
     return ops, [ln for _, ln in forms]
 
 
@@ -344,6 +379,6 @@ def _read_jepsen_log(path: str, text: str) -> tuple[list[Op], list[int]]:
         op_type = _TYPES[typ]
         if op_type is OpType.FAIL and f == "read" and value == "timed-out":
             op_type = OpType.INFO  # a read whose result is unknown
-        ops.append(Op(type=op_type, f=f, value=value, process=process))  # type: ignore[arg-type]
+        ops.append(Op(type=op_type, f=f, value=value, process=process, index=len(ops)))  # type: ignore[arg-type]
         lines.append(n)
     return ops, lines

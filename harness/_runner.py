@@ -93,7 +93,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 class Run:
     """The state of one run while it executes. Use :func:`run_test`."""
 
-    def __init__(self, spec: TestSpec, run_dir: Path, progress: ProgressFn | None) -> None:
+    def __init__(self, spec: TestSpec, run_dir: Path, progress: ProgressFn | None,
+                 cluster: DockerCluster | None = None) -> None:
         if spec.workload not in WORKLOADS:
             raise UsageError(f"unknown workload {spec.workload!r}; allowed: {', '.join(WORKLOADS)}")
         self.spec = spec
@@ -101,8 +102,9 @@ class Run:
         self.progress = progress
         self.workload: Workload = WORKLOADS[spec.workload](spec)
         self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval)
-        self.cluster = DockerCluster(run_id=f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower(),
-                                     size=spec.nodes, image=spec.image)
+        self.cluster = cluster or DockerCluster(
+            run_id=f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower(), size=spec.nodes,
+            image=spec.image)
         self.writer = HistoryWriter(run_dir / "history.jsonl")
         self.stop = threading.Event()
         self.nemesis_done = threading.Event()
@@ -167,11 +169,14 @@ class Run:
 
     def nemesis_loop(self) -> None:
         rng = random.Random(f"{self.spec.seed}:nemesis")
+        # Targets get their own stream: a fault that consumes draws depending on the cluster
+        # (e.g. "the leader") must not shift the replayed schedule of later faults.
+        targets = random.Random(f"{self.spec.seed}:nemesis-targets")
         try:
             for planned in self.package.schedule(rng):
                 if self.stop.wait(planned.delay):
                     return
-                self.nemesis_op(planned.fault, planned.f, rng)
+                self.nemesis_op(planned.fault, planned.f, targets)
         finally:
             self.nemesis_done.set()
 
@@ -248,18 +253,7 @@ class Run:
             timing["cluster_start_s"] = round(self.cluster.started_in_s, 3)
             self.write_config()
             self.workload.setup(ctx)
-            threads = [threading.Thread(target=self.worker, args=(i, ctx), name=f"worker-{i}", daemon=True)
-                       for i in range(spec.concurrency)]
-            threads.append(threading.Thread(target=self.nemesis_loop, name="nemesis", daemon=True))
-            threads.append(threading.Thread(target=self.leader_loop, name="leaders", daemon=True))
-            t_ops = time.monotonic()
-            for t in threads:
-                t.start()
-            self.wait_for_time_limit(t_ops)
-            self.stop.set()
-            for t in threads:
-                t.join(timeout=spec.request_timeout + 10)
-            timing["ops_s"] = round(time.monotonic() - t_ops, 3)
+            timing["ops_s"] = self.run_workers(ctx, with_nemesis=True)
         finally:
             self.stop.set()
             try:
@@ -268,6 +262,22 @@ class Run:
                 self.after_heal(ctx, timing)
         timing["total_s"] = round(time.monotonic() - t_start, 3)
         return timing
+
+    def run_workers(self, ctx: WorkloadContext, *, with_nemesis: bool) -> float:
+        """Run the client processes (and the nemesis) for the time limit; returns the seconds taken."""
+        threads = [threading.Thread(target=self.worker, args=(i, ctx), name=f"worker-{i}", daemon=True)
+                   for i in range(self.spec.concurrency)]
+        if with_nemesis:
+            threads.append(threading.Thread(target=self.nemesis_loop, name="nemesis", daemon=True))
+            threads.append(threading.Thread(target=self.leader_loop, name="leaders", daemon=True))
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        self.wait_for_time_limit(t0)
+        self.stop.set()
+        for t in threads:
+            t.join(timeout=self.spec.request_timeout + 10)
+        return round(time.monotonic() - t0, 3)
 
     def after_heal(self, ctx: WorkloadContext, timing: dict[str, Any]) -> None:
         """Recovery, final reads, logs and teardown; runs even when the run failed."""

@@ -16,6 +16,8 @@ from harness._errors import UsageError
 class TestSpec:
     """Everything that decides what a run does. Same spec and seed → same plan of ops and faults."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     workload: str = "register"
     nemesis: tuple[str, ...] = ("partition",)
     nodes: int = 5

@@ -1,0 +1,338 @@
+"""``report.html``: one self-contained page per run.
+
+The server-side part (this module) writes everything that must read without
+JavaScript: the verdicts, the configuration and reproduce command, what is
+missing, the nemesis log and the node logs. The charts are drawn by the inline
+script from the JSON block (see ``_data`` and ``_assets``). Every string from
+the run goes through :func:`~harness.report._html.esc` or the JSON block.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from harness._errors import InputError
+from harness.report._assets import SCRIPT, STYLE
+from harness.report._data import build_payload, short_text
+from harness.report._html import content_security_policy, esc, json_script
+from harness.report._load import RunFiles, load_run
+
+REPORT_NAME = "report.html"
+MAX_NEMESIS_ROWS = 500
+MAX_DETAILS_CHARS = 20_000
+
+# config.json keys shown first, with their labels; any other key follows.
+_CONFIG_LABELS = {
+    "name": "name",
+    "workload": "workload",
+    "nemesis": "nemesis",
+    "nodes": "nodes",
+    "etcd_version": "etcd version",
+    "image": "image",
+    "seed": "seed",
+    "time_limit": "time limit",
+    "duration_s": "duration",
+    "concurrency": "concurrency",
+    "rate": "rate",
+    "started_at": "started at",
+}
+
+
+def verdict_word(valid: Any) -> str:
+    """``valid`` / ``invalid`` / ``unknown`` for a results.json validity."""
+    if valid is True:
+        return "valid"
+    if valid is False:
+        return "invalid"
+    return "unknown"
+
+
+def _badge(valid: Any) -> str:
+    word = verdict_word(valid)
+    return f'<span class="badge {word}">{word}</span>'
+
+
+def _one_sentence(reason: Any, valid: Any) -> str:
+    text = " ".join(str(reason).split()) if reason else ""
+    if not text:
+        return {"valid": "No problem found.", "invalid": "Invalid (the checker gave no reason).",
+                "unknown": "Could not decide (the checker gave no reason)."}[verdict_word(valid)]
+    return short_text(text, 400)
+
+
+def _seconds(x: Any) -> str:
+    if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x):
+        return f"{x:g} s"
+    return short_text(x, 200)
+
+
+def _config_value(key: str, value: Any) -> str:
+    if key in ("time_limit", "duration_s"):
+        return esc(_seconds(value))
+    if key == "rate" and isinstance(value, int | float) and not isinstance(value, bool):
+        return esc(f"{value:g} ops/s")
+    if isinstance(value, list):
+        return esc(", ".join(short_text(v, 100) for v in value) or "none")
+    return esc(short_text(value, 300))
+
+
+def _header(run: RunFiles, payload: dict[str, Any]) -> str:
+    config, results = run.config, run.results
+    name = config.get("name") or run.run_dir.name
+    overall = results.get("valid") if results is not None else None
+    facts = []
+    if config.get("started_at"):
+        facts.append(f"started {esc(short_text(config['started_at'], 60))}")
+    if config.get("duration_s") is not None:
+        facts.append(f"ran {esc(_seconds(config['duration_s']))}")
+    facts.append(f"{payload['opsTotal']} client ops")
+    facts.append(f"{len(payload['nemesis']['events'])} nemesis ops")
+    return (
+        f"<header><h1>etcd-harness · {esc(short_text(name, 200))}</h1>"
+        f'<div class="verdict-main">{_badge(overall)} '
+        f"{esc(' · '.join([]))}{' · '.join(facts)}</div></header>"
+    )
+
+
+def _nav(sections: list[tuple[str, str]]) -> str:
+    return "<nav>" + "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in sections) + "</nav>"
+
+
+def _verdict_section(run: RunFiles) -> str:
+    rows = []
+    results = run.results
+    if results is None:
+        rows.append(f"<tr><td>{_badge(None)}</td><td>run</td>"
+                    "<td class=\"reason\">There is no results.json, so nothing was checked.</td></tr>")
+    else:
+        checkers = results.get("checkers")
+        if isinstance(checkers, dict) and checkers:
+            for name, res in checkers.items():
+                res = res if isinstance(res, dict) else {}
+                valid = res.get("valid")
+                rows.append(
+                    f"<tr><td>{_badge(valid)}</td><td><b>{esc(short_text(name, 80))}</b></td>"
+                    f'<td class="reason">{esc(_one_sentence(res.get("reason"), valid))}</td></tr>'
+                )
+        else:
+            rows.append(f"<tr><td>{_badge(results.get('valid'))}</td><td>run</td>"
+                        "<td class=\"reason\">results.json names no checkers.</td></tr>")
+    problems = ""
+    if run.problems:
+        items = "".join(f"<li>{esc(p)}</li>" for p in run.problems)
+        problems = f'<div class="problems"><b>Missing or unreadable:</b><ul>{items}</ul></div>'
+    return (
+        '<section id="verdict"><h2>Verdict</h2>'
+        f'<table class="verdicts">{"".join(rows)}</table>{problems}</section>'
+    )
+
+
+def _config_section(run: RunFiles) -> str:
+    config = run.config
+    if not config:
+        return '<section id="config"><h2>Configuration</h2><p class="muted">config.json is missing.</p></section>'
+    rows = []
+    keys = [k for k in _CONFIG_LABELS if k in config] + [k for k in config if k not in _CONFIG_LABELS and k != "command"]
+    for key in keys:
+        value = config[key]
+        if isinstance(value, dict):
+            shown = f"<code>{esc(short_text(value, 400))}</code>"
+        else:
+            shown = _config_value(key, value)
+        rows.append(f"<tr><th>{esc(_CONFIG_LABELS.get(key, key))}</th><td>{shown}</td></tr>")
+    command = config.get("command")
+    if isinstance(command, list):
+        command = " ".join(str(c) for c in command)
+    reproduce = (
+        f"<p><b>Reproduce:</b></p><pre>{esc(command)}</pre>"
+        if command
+        else '<p class="muted">config.json records no command to reproduce this run.</p>'
+    )
+    return (
+        '<section id="config"><h2>Configuration</h2>'
+        f'<table class="kv">{"".join(rows)}</table>{reproduce}</section>'
+    )
+
+
+def _fmt_us(t: Any) -> str:
+    return "?" if t is None else f"{t / 1e6:.3f} s"
+
+
+def _cluster_section(payload: dict[str, Any]) -> str:
+    events = payload["nemesis"]["events"]
+    rows = []
+    for ev in events[:MAX_NEMESIS_ROWS]:
+        leader = ""
+        if ev["lb"] is not None or ev["la"] is not None:
+            leader = f"{ev['lb'] or '?'} → {ev['la'] or '?'}"
+        outcome = f'<span class="badge invalid">error</span> {esc(ev["err"])}' if ev["err"] else esc(ev["info"])
+        rows.append(
+            f"<tr><td>{esc(_fmt_us(ev['s']))}</td><td>{esc(_fmt_us(ev['e']))}</td><td>{esc(ev['f'])}</td>"
+            f"<td>{esc(', '.join(ev['nodes']))}</td><td>{esc(leader)}</td><td class=\"mono\">{outcome}</td></tr>"
+        )
+    more = f"<p class=\"muted\">{len(events) - MAX_NEMESIS_ROWS} more in history.jsonl.</p>" if len(events) > MAX_NEMESIS_ROWS else ""
+    table = (
+        f"<details><summary>Nemesis ops ({len(events)})</summary><table><tr><th>invoked</th><th>completed</th>"
+        f"<th>f</th><th>nodes</th><th>leader before → after</th><th>outcome</th></tr>{''.join(rows)}</table>{more}</details>"
+        if events
+        else '<p class="muted">The nemesis did nothing in this run.</p>'
+    )
+    return (
+        '<section id="cluster"><h2>Leader changes and node events</h2>'
+        '<div id="cluster-body"></div>'
+        f"{table}</section>"
+    )
+
+
+def _logs_section(run: RunFiles) -> str:
+    if not run.node_logs:
+        return '<section id="logs"><h2>Node logs</h2><p class="muted">No node logs were saved for this run.</p></section>'
+    items = []
+    for log in run.node_logs:
+        href = urllib.parse.quote(log.relpath)
+        counts = ", ".join(f"{n} {esc(level)}" for level, n in sorted(log.level_counts.items()))
+        excerpt = ""
+        if log.excerpt:
+            lines = "\n".join(log.excerpt)
+            excerpt = (
+                f"<details><summary>last {len(log.excerpt)} warning/error lines</summary>"
+                f'<pre class="excerpt">{esc(lines)}</pre></details>'
+            )
+        items.append(
+            f'<li><a href="{esc(href)}">{esc(log.node)}: {esc(log.relpath)}</a> '
+            f'<span class="muted">{log.size / 1024:.0f} KiB{"; " + counts if counts else ""}</span>{excerpt}</li>'
+        )
+    return f'<section id="logs"><h2>Node logs</h2><ul class="logs">{"".join(items)}</ul></section>'
+
+
+def _details_section(run: RunFiles) -> str:
+    results = run.results or {}
+    parts = []
+    stats = results.get("stats")
+    if isinstance(stats, dict) and stats:
+        rows = "".join(f"<tr><th>{esc(short_text(k, 80))}</th><td>{esc(short_text(v, 300))}</td></tr>" for k, v in stats.items())
+        parts.append(f'<h3>Stats</h3><table class="kv">{rows}</table>')
+    checkers = results.get("checkers")
+    if isinstance(checkers, dict):
+        for name, res in checkers.items():
+            text = json.dumps(res, indent=1, default=str, ensure_ascii=False)
+            if len(text) > MAX_DETAILS_CHARS:
+                text = text[:MAX_DETAILS_CHARS] + "\n… (cut; the rest is in results.json)"
+            parts.append(
+                f"<details><summary>{esc(short_text(name, 80))}: checker output</summary><pre>{esc(text)}</pre></details>"
+            )
+    if not parts:
+        return ""
+    return f'<section id="details"><h2>Checker details</h2>{"".join(parts)}</section>'
+
+
+def _checker_sections(payload: dict[str, Any], run: RunFiles) -> tuple[list[str], list[tuple[str, str]]]:
+    html_parts: list[str] = []
+    nav: list[tuple[str, str]] = []
+    if payload["linear"]:
+        failures = sum(len(c["failures"]) for c in payload["linear"])
+        intro = (
+            "<p class=\"muted\">Each failing window: one row per process, each op a bar from call to return "
+            "(bars ordered by call/return events, like Porcupine). Numbered dots are the longest linearizable "
+            "order; the op outlined in red cannot be placed after it. Step through to see the model state.</p>"
+            if failures
+            else "<p>No linearizability failure to draw.</p>"
+        )
+        html_parts.append(f'<section id="linear"><h2>Linearizability</h2>{intro}<div id="linear-body"></div></section>')
+        nav.append(("linear", "Linearizability"))
+    if payload["mutex"]:
+        html_parts.append(
+            '<section id="locks"><h2>Lock holds</h2><p class="muted">Each bar is one process holding the lock; '
+            "red bars overlap another hold, shaded red is the overlap. Dashed bars were never released.</p>"
+            '<div id="locks-body"></div></section>'
+        )
+        nav.append(("locks", "Locks"))
+    if payload["counter"]:
+        html_parts.append(
+            '<section id="counter"><h2>Counter reads</h2><p class="muted">Each read against the range of values '
+            'it was allowed to see.</p><div id="counter-body"></div></section>'
+        )
+        nav.append(("counter", "Counter"))
+    return html_parts, nav
+
+
+def render_report(run: RunFiles) -> str:
+    """The whole page as a string."""
+    payload = build_payload(run)
+    checker_html, checker_nav = _checker_sections(payload, run)
+    nav = [("verdict", "Verdict"), ("config", "Configuration"), ("perf", "Latency"), ("timeline", "Timeline"),
+           *checker_nav, ("cluster", "Cluster"), ("logs", "Node logs")]
+    name = run.config.get("name") or run.run_dir.name
+    overall = verdict_word((run.results or {}).get("valid"))
+    omitted = (
+        f'<p class="muted">{payload["omitted"]} of {payload["opsTotal"]} ok ops are left out of this page '
+        "to keep it small (every fail, info and unfinished op is here); history.jsonl has them all.</p>"
+        if payload["omitted"]
+        else ""
+    )
+    details = _details_section(run)
+    generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "".join(
+        [
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(SCRIPT))}">',
+            f"<title>{esc(overall)} · {esc(short_text(name, 120))} · etcd-harness</title>",
+            f"<style>{STYLE}</style></head><body>",
+            _header(run, payload),
+            _nav(nav + ([("details", "Details")] if details else [])),
+            '<div id="script-errors" hidden><b>Part of this page failed to draw:</b><ul></ul></div>',
+            "<main>",
+            _verdict_section(run),
+            _config_section(run),
+            '<section id="perf"><h2>Latency and throughput</h2>'
+            "<noscript><p>The charts need JavaScript.</p></noscript>"
+            f'{omitted}<div id="perf-charts"></div></section>',
+            '<section id="timeline"><h2>Timeline</h2><p class="muted">One column per process, time flowing down; '
+            "each box is an op from call to return (green ok, pink fail, orange info, dashed never completed). "
+            'Hover a box for details. Pages of 300 ops; jump to the next fail/info op.</p><div id="timeline-body"></div></section>',
+            *checker_html,
+            _cluster_section(payload),
+            _logs_section(run),
+            details,
+            f'<p class="muted">Generated {esc(generated)} by etcd-harness.</p>',
+            "</main>",
+            json_script("report-data", payload),
+            f"<script>{SCRIPT}</script>",
+            "</body></html>\n",
+        ]
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, so a reader never sees half a page."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from whatever the run left, and return its path.
+
+    Missing or truncated files do not stop it: the page says what is missing.
+    Raises :class:`~harness.InputError` only if ``run_dir`` is not a directory.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(run_dir, None, "not a run directory; pass a directory such as results/latest")
+    out = run_dir / REPORT_NAME
+    write_atomically(out, render_report(load_run(run_dir)))
+    return out

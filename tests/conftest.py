@@ -1,0 +1,33 @@
+"""Shared test setup: Docker tests skip with a clear reason where Docker or the image is missing."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+DEFAULT_IMAGE = "etcd-harness/etcd:3.5.16"
+
+
+@functools.cache
+def docker_skip_reason(image: str = DEFAULT_IMAGE) -> str | None:
+    """None when Docker answers and ``image`` exists, else why not (and how to fix it)."""
+    try:
+        from harness._cluster import docker_client
+
+        client = docker_client()
+    except Exception as e:  # noqa: BLE001
+        return f"Docker is not reachable ({e}); start Docker to run these tests"
+    try:
+        client.images.get(image)
+    except Exception:  # noqa: BLE001
+        return f"the image {image} is missing; build it with `make image`"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("docker") is not None:
+            reason = docker_skip_reason()
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))

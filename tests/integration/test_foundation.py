@@ -1,0 +1,122 @@
+"""The walking skeleton against a real 3-node etcd cluster in Docker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness._client import EtcdClient, EtcdError
+from harness._cluster import LABEL, RUN_LABEL, DockerCluster, docker_client
+from harness._history import History, op_from_json
+from harness._spec import TestSpec
+from workloads._base import complete_with_error
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[DockerCluster]:
+    c = DockerCluster(run_id="pytest-foundation", size=3)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.teardown()
+
+
+def test_cluster_is_healthy_with_one_leader(cluster: DockerCluster) -> None:
+    leader = cluster.leader()
+    assert leader in {n.name for n in cluster.nodes}
+    assert cluster.etcd_version.startswith("3.")
+    attrs = cluster.container(cluster.nodes[0]).attrs
+    assert attrs["HostConfig"]["CapAdd"] == ["NET_ADMIN"]
+    assert not attrs["HostConfig"]["Privileged"]
+    bindings = attrs["HostConfig"]["PortBindings"]["2379/tcp"]
+    assert all(b["HostIp"] == "127.0.0.1" for b in bindings)
+
+
+def test_etcd_is_pid_1(cluster: DockerCluster) -> None:
+    _, out = cluster.exec(cluster.nodes[0], ["cat", "/proc/1/comm"])
+    assert out.strip() == "etcd"
+
+
+def test_compare_failed_is_a_definite_fail(cluster: DockerCluster) -> None:
+    with cluster.client(cluster.nodes[0]) as c:
+        c.put("/t/cas", "1")
+        assert c.cas("/t/cas", "1", "2") is True
+        assert c.cas("/t/cas", "1", "3") is False
+        kv = c.get("/t/cas")
+        assert kv is not None and kv.value == "2"
+
+
+def test_invalid_request_is_definite(cluster: DockerCluster) -> None:
+    with cluster.client(cluster.nodes[0]) as c, pytest.raises(EtcdError) as e:
+        c.put("", "x")  # etcd: "key is not provided"
+    assert e.value.definite
+
+
+def test_connection_refused_is_definite(cluster: DockerCluster) -> None:
+    node = cluster.nodes[0]
+    with EtcdClient(f"http://{node.ip}:1", request_timeout=1.0) as c, pytest.raises(EtcdError) as e:
+        c.put("/t/x", "1")
+    assert e.value.definite
+
+
+def test_timeout_against_a_paused_node_is_indeterminate(cluster: DockerCluster) -> None:
+    node = cluster.nodes[-1]
+    with cluster.client(node, request_timeout=1.0) as c:
+        c.get("/t/warm")  # open the connection first: the request itself must time out
+        cluster.pause(node)
+        try:
+            with pytest.raises(EtcdError) as e:
+                c.put("/t/paused", "1")
+        finally:
+            cluster.resume(node)
+    assert not e.value.definite
+    from harness._history import Op, OpType
+
+    inv = Op(type=OpType.INVOKE, f="write", value=1, process=0)
+    assert complete_with_error(inv, e.value).type is OpType.INFO
+    assert complete_with_error(inv.with_(f="read"), e.value, idempotent=True).type is OpType.FAIL
+    cluster.wait_healthy(30)
+
+
+def test_register_run_under_partitions(tmp_path: Path) -> None:
+    """A short register test: ops recorded, partitions applied and healed, valid, nothing left behind."""
+    cmd = [sys.executable, "-m", "harness", "test", "--workload", "register", "--nemesis", "partition",
+           "--nodes", "3", "--time-limit", "20", "--nemesis-interval", "4", "--seed", "7",
+           "--results-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = (tmp_path / "latest").resolve()
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["valid"] is True
+    history = History([op_from_json(json.loads(line)) for line in (run_dir / "history.jsonl").read_text().splitlines()])
+    client_ops = [op for op in history if op.process != "nemesis"]
+    assert sum(op.is_ok for op in client_ops) > 200
+    assert {op.f for op in client_ops} == {"read", "write", "cas"}
+    nemesis = [op for op in history if op.process == "nemesis" and not op.is_invoke]
+    starts = [op for op in nemesis if op.f == "start-partition"]
+    stops = [op for op in nemesis if op.f == "stop-partition"]
+    assert starts and all(op.value["applied"] and op.value["grudge"] for op in starts)
+    assert stops and stops[-1].index > starts[-1].index  # the last partition was healed
+    config = json.loads((run_dir / "config.json").read_text())
+    assert TestSpec.from_json(config).seed == 7 and config["etcd_version"]
+    for n in ("n1", "n2", "n3"):
+        assert (run_dir / "nodes" / n / "etcd.log").stat().st_size > 0
+    leftovers = docker_client().containers.list(all=True, filters={"label": [f"{RUN_LABEL}={config['run_id']}"]})
+    assert leftovers == []
+
+
+def test_clean_removes_labelled_leftovers() -> None:
+    api = docker_client()
+    net = api.networks.create("etcd-harness-pytest-leftover", labels={LABEL: "1", RUN_LABEL: "pytest-leftover"})
+    proc = subprocess.run([sys.executable, "-m", "harness", "clean", "--run-id", "pytest-leftover"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert api.networks.list(names=[net.name]) == []
