@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,7 +127,7 @@ def search(
     if n == 0:
         return outcome
 
-    step = model.step
+    step: Callable[[Any, Op, Op], tuple[bool, Any]] = model.step
     calls = [e.call for e in entries]
     results = [e.result for e in entries]
     readonly = [model.readonly(c) for c in calls]
@@ -144,6 +144,14 @@ def search(
 
     steps, bit = _steps(entries, readonly)
     n_steps = len(steps)
+
+    invariant = model.invariant(list(zip(calls, results, strict=True)))
+    if invariant is not None:
+        model_step = step
+
+        def step(s: Any, call: Op, result: Op) -> tuple[bool, Any]:
+            ok, ns = model_step(s, call, result)
+            return ok and invariant(ns), ns
 
     def legal(j: int, s: Any) -> Any:
         table = tables[j]
@@ -168,8 +176,6 @@ def search(
         nonlocal work, check_at
         _, k, pmut, pro = steps[t]
         kb = bit[k]
-        k_mut = not readonly[k]
-        collect = t == deepest
         frontier = [(lin, s, p)]
         while frontier:
             later = []
@@ -180,7 +186,7 @@ def search(
                     check_budget(budget)
                     if max_work and work > max_work:
                         raise WorkExceeded
-                if collect:
+                if t == deepest:
                     deep_states.add(s)
                 for j in pmut:
                     b = bit[j]
@@ -207,7 +213,6 @@ def search(
                             memo.add(nk)
                             later.append((nl, ns, np))
             frontier = later
-        del k_mut
 
     stack: list[Iterator[tuple[int, Any, Any]]] = [iter(((0, model.init(), None),))]
     while stack:

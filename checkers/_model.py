@@ -29,7 +29,7 @@ Example, a model of a counter that only grows::
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from harness._history import Op
@@ -103,6 +103,13 @@ class Model(Generic[S]):
         """True if the op can never change the state (a read). Such ops are linearized as
         soon as they are legal, and dropped when their result is unknown. Default: False."""
         return False
+
+    def invariant(self, ops: Sequence[tuple[Op, Op]]) -> Callable[[S], bool] | None:
+        """A test every state of every legal linearization of ``ops`` (one partition's
+        ``(call, result)`` pairs) must pass; the search prunes states that fail it.
+        It must be sound: never reject a state a legal linearization reaches.
+        Default: ``None`` (no pruning)."""
+        return None
 
     def signature(self, call: Op, result: Op) -> Hashable:
         """Ops with equal signatures step identically. Default: ``f``, input and output."""

@@ -15,7 +15,7 @@ Every model partitions by ``op.key``: each key is an independent object.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 from checkers._model import Model, freeze, show
@@ -122,6 +122,16 @@ class KVModel(Model[str]):
 
     def readonly(self, call: Op) -> bool:
         return call.f == "get"
+
+    def invariant(self, ops: Sequence[tuple[Op, Op]]) -> Callable[[str], bool] | None:
+        """Without ``put``, every state is a prefix of the final value, and so is every
+        value read: each state is a prefix of the longest read, or extends it."""
+        if any(call.f == "put" for call, _ in ops):
+            return None
+        longest = max(((r.value or "") for c, r in ops if c.f == "get" and r.is_ok), key=len, default="")
+        if not longest:
+            return None
+        return lambda s: longest.startswith(s) or s.startswith(longest)
 
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "get":

@@ -101,6 +101,7 @@ class DockerCluster:
         self._network: Any = None
         self._use_bridge_ip = False
         self._v2_enabled = False
+        self._binary: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -125,8 +126,13 @@ class DockerCluster:
                 f"the etcd image {self.image!r} is not there. Build it with `make image` "
                 "(or `bash docker/build-image.sh trixie`), or pass --image TAG for an etcd image you have."
             ) from e
-        labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+        config = image.attrs.get("Config") or {}
+        labels = config.get("Labels") or {}
         self.etcd_version = labels.get("etcd-harness.etcd-version", "")
+        # Our images run etcd as the entrypoint. Other etcd images (e.g. upstream's) have
+        # none and name the binary in Cmd: then the binary leads our arguments.
+        cmd = config.get("Cmd") or []
+        self._binary = [] if config.get("Entrypoint") else [cmd[0] if cmd and "etcd" in cmd[0] else "etcd"]
         try:
             self._create_network()
             self._create_nodes()
@@ -201,7 +207,7 @@ class DockerCluster:
         for node in self.nodes:
             container = self._docker.containers.create(
                 self.image,
-                command=self.etcd_args(node),
+                command=[*self._binary, *self.etcd_args(node)],
                 name=node.container,
                 hostname=node.name,
                 labels={**self.labels, "etcd-harness.node": node.name},
@@ -345,12 +351,17 @@ class DockerCluster:
         except Exception as e:  # noqa: BLE001
             return f"missing ({e})"
 
-    def log_tail(self, node: Node, lines: int = 20) -> str:
+    def log_tail(self, node: Node, lines: int = 15) -> str:
+        """The last lines of a node's log, led by its last error lines (etcd prints a bad flag's
+        error before a long usage text, so a plain tail would hide it)."""
         try:
-            out = self.container(node).logs(tail=lines)
-            return str(out.decode("utf-8", "replace"))
+            text = str(self.container(node).logs().decode("utf-8", "replace"))
         except Exception as e:  # noqa: BLE001
             return f"(no log: {e})"
+        all_lines = text.splitlines()
+        errors = [ln for ln in all_lines if any(w in ln.lower() for w in ("error", "fatal", "panic", "not defined", "invalid"))][-5:]
+        tail = [ln for ln in all_lines[-lines:] if ln not in errors]
+        return "\n".join([*errors, *(["..."] if errors else []), *tail])
 
     # -- faults the nemesis uses -----------------------------------------------
 

@@ -1,31 +1,51 @@
-"""Network partitions, applied with iptables inside each node's network namespace.
+"""Network partitions as *grudges*, applied inside each node's network namespace.
 
-As in Jepsen, a partition is a *grudge*: for each node, the set of nodes whose
-packets it drops (``iptables -A INPUT -s <peer> -j DROP``). Only peer addresses
-are dropped, so the harness's client traffic (from the network's gateway)
-still reaches every node. Healing flushes the rules.
+As in Jepsen, a partition is a grudge: for each node, the nodes it no longer
+hears. With iptables a node drops packets *from* those peers on INPUT (in a
+chain of its own, see :mod:`nemesis._firewall`); with the tc fallback, each
+peer stops sending *to* that node. Only peer addresses are matched, so the
+harness's client traffic (from the network gateway) still reaches every node.
+
+Shapes (``--nemesis partition`` picks one at random per start, among those the
+cluster size allows):
+
+``halves``           a random minority and majority, cut apart
+``isolate-one``      one random node cut off from all others
+``isolate-leader``   the current leader (maintenance status API) cut off
+``majorities-ring``  nodes on a random ring each see their neighbours: every
+                     node sees a majority, no two the same one (5+ nodes)
+``bridge``           two halves that only one node, the bridge, sees both of
+
+Every grudge here is symmetric (if a does not hear b, b does not hear a), so
+the cut holds for TCP whichever side's rule is in place. Each start is
+verified by a TCP probe of the peer port along every link between running
+nodes: cut links must time out, kept links must connect.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from nemesis import _firewall as fw
 from nemesis._base import Fault, FaultNotApplied
 
 if TYPE_CHECKING:
     from harness._cluster import DockerCluster, Node
 
 Grudge = dict[str, list[str]]  # node -> the nodes it no longer hears
+Shape = Callable[[list[str], random.Random, "str | None"], Grudge]
 
 
-def halves(names: list[str], rng: random.Random) -> Grudge:
-    """A random minority and majority, cut apart."""
-    shuffled = names[:]
-    rng.shuffle(shuffled)
-    minority, majority = shuffled[: len(names) // 2], shuffled[len(names) // 2 :]
-    return complete_grudge([minority, majority])
+class ShapeUnavailable(FaultNotApplied):
+    """The shape does not fit this cluster (too few nodes, no leader)."""
+
+
+def majority(n: int) -> int:
+    return n // 2 + 1
 
 
 def complete_grudge(components: list[list[str]]) -> Grudge:
@@ -38,43 +58,166 @@ def complete_grudge(components: list[list[str]]) -> Grudge:
     return grudge
 
 
+def grudge_from_views(views: dict[str, set[str]]) -> Grudge:
+    """``views[n]``: the nodes ``n`` still hears (itself included) → the grudge."""
+    everyone = set(views)
+    return {n: sorted(everyone - seen - {n}) for n, seen in views.items()}
+
+
+def halves(names: list[str], rng: random.Random, leader: str | None = None) -> Grudge:
+    """A random minority and majority, cut apart."""
+    if len(names) < 2:
+        raise ShapeUnavailable("halves needs at least 2 nodes")
+    shuffled = names[:]
+    rng.shuffle(shuffled)
+    k = len(names) // 2
+    return complete_grudge([shuffled[:k], shuffled[k:]])
+
+
+def isolate_one(names: list[str], rng: random.Random, leader: str | None = None) -> Grudge:
+    """One random node, alone."""
+    if len(names) < 2:
+        raise ShapeUnavailable("isolate-one needs at least 2 nodes")
+    lone = rng.choice(names)
+    return complete_grudge([[lone], [n for n in names if n != lone]])
+
+
+def isolate_leader(names: list[str], rng: random.Random, leader: str | None = None) -> Grudge:
+    """The current leader, alone; the majority side should elect a new one."""
+    if len(names) < 2:
+        raise ShapeUnavailable("isolate-leader needs at least 2 nodes")
+    if leader is None or leader not in names:
+        raise ShapeUnavailable("isolate-leader: the nodes agree on no leader right now")
+    return complete_grudge([[leader], [n for n in names if n != leader]])
+
+
+def majorities_ring(names: list[str], rng: random.Random, leader: str | None = None) -> Grudge:
+    """Nodes on a random ring each hear those within ``d`` steps, ``d = ceil((majority-1)/2)``.
+
+    With 5 nodes every node hears its two neighbours: 3 of 5, a majority, and
+    each node's majority is centred on itself, so no two are the same.
+    """
+    n = len(names)
+    if n < 5:
+        raise ShapeUnavailable(f"majorities-ring needs at least 5 nodes (has {n}): with fewer, "
+                               "a node's neighbours are everyone")
+    ring = names[:]
+    rng.shuffle(ring)
+    d = majority(n) // 2  # == ceil((majority - 1) / 2)
+    views = {ring[i]: {ring[(i + k) % n] for k in range(-d, d + 1)} for i in range(n)}
+    return grudge_from_views(views)
+
+
+def bridge(names: list[str], rng: random.Random, leader: str | None = None) -> Grudge:
+    """Two halves cut apart, plus one node (the bridge) that hears both."""
+    if len(names) < 3:
+        raise ShapeUnavailable("bridge needs at least 3 nodes")
+    shuffled = names[:]
+    rng.shuffle(shuffled)
+    middle, rest = shuffled[0], shuffled[1:]
+    k = len(rest) // 2
+    a, b = rest[:k], rest[k:]
+    views = {n: {*a, middle} for n in a} | {n: {*b, middle} for n in b} | {middle: set(names)}
+    return grudge_from_views(views)
+
+
+SHAPES: dict[str, Shape] = {
+    "halves": halves,
+    "isolate-one": isolate_one,
+    "isolate-leader": isolate_leader,
+    "majorities-ring": majorities_ring,
+    "bridge": bridge,
+}
+
+
+def shapes_for(size: int) -> list[str]:
+    """The shapes a cluster of ``size`` nodes allows."""
+    probe = [f"n{i}" for i in range(1, size + 1)]
+    fits = []
+    for name, shape in SHAPES.items():
+        try:
+            shape(probe, random.Random(0), probe[0])
+        except ShapeUnavailable:
+            continue
+        fits.append(name)
+    return fits
+
+
 class Partition(Fault):
+    """``start-partition`` applies a random shape's grudge; ``stop-partition`` heals it.
+
+    ``shapes`` restricts the choice (e.g. ``("isolate-leader",)`` in a test);
+    ``backend`` forces ``"tc"`` or an iptables command instead of detecting it.
+    """
+
     name = "partition"
 
-    def __init__(self, shapes: dict[str, Any] | None = None) -> None:
-        self.shapes = shapes or {"halves": halves}
+    def __init__(self, shapes: tuple[str, ...] | None = None, backend: str | None = None) -> None:
+        unknown = [s for s in shapes or () if s not in SHAPES]
+        if unknown:
+            raise ValueError(f"unknown partition shape {unknown}; allowed: {', '.join(SHAPES)}")
+        self.shapes = tuple(shapes or SHAPES)
+        self.forced_backend = backend
+        self.backends: dict[str, str] = {}  # node -> backend; the image does not change in a run
         self.current: Grudge = {}
 
+    def backend(self, cluster: DockerCluster, node: Node) -> str:
+        if self.forced_backend:
+            return self.forced_backend
+        if node.name not in self.backends:
+            self.backends[node.name] = fw.detect_backend(cluster, node)
+        return self.backends[node.name]
+
     def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
-        shape = rng.choice(sorted(self.shapes))
-        grudge = self.shapes[shape]([n.name for n in cluster.nodes], rng)
-        if isinstance(grudge, tuple):  # shapes that need the cluster return (grudge, note)
-            grudge = grudge[0]
+        names = [n.name for n in cluster.nodes]
+        allowed = [s for s in self.shapes if s in shapes_for(len(names))]
+        if not allowed:
+            raise ShapeUnavailable(f"no partition shape of {list(self.shapes)} fits {len(names)} nodes")
+        shape = rng.choice(allowed)
+        leader = cluster.leader(timeout=1.0) if shape == "isolate-leader" else None
+        grudge = SHAPES[shape](names, rng, leader)
+        t0 = time.monotonic()
+        running = [n for n in cluster.nodes if cluster.is_running(n)]
+        backends = self.apply(cluster, grudge, running)
         self.current = grudge
-        apply_grudge(cluster, grudge)
-        verify_grudge(cluster, grudge)
-        return {"shape": shape, "grudge": grudge, "nodes": sorted(n for n, g in grudge.items() if g)}
+        probes = verify_grudge(cluster, grudge, running)
+        return {"shape": shape, "grudge": grudge, "nodes": sorted(n for n, g in grudge.items() if g),
+                "isolated": leader, "backends": backends, "verified": True, "probes": probes,
+                "skipped": sorted(set(names) - {n.name for n in running}),
+                "apply_s": round(time.monotonic() - t0, 3)}
+
+    def apply(self, cluster: DockerCluster, grudge: Grudge, running: list[Node]) -> dict[str, str]:
+        """Install the grudge on every running node; returns node -> backend used."""
+        def apply_one(node: Node) -> str:
+            backend = self.backend(cluster, node)
+            if backend == fw.TC:
+                # "X does not hear P" becomes "P sends nothing to X", applied on P.
+                deaf = [cluster.node(x).ip for x, peers in grudge.items() if node.name in peers]
+                if deaf:
+                    fw.tc_drop_to(cluster, node, deaf)
+            elif grudge.get(node.name):
+                fw.iptables_drop_from(cluster, node, backend, fw.PARTITION_CHAIN,
+                                      [cluster.node(p).ip for p in grudge[node.name]])
+            return backend
+
+        with ThreadPoolExecutor(max(1, len(running))) as pool:
+            return dict(zip([n.name for n in running], pool.map(apply_one, running), strict=True))
 
     def stop(self, cluster: DockerCluster) -> dict[str, Any]:
-        healed = flush_all(cluster)
+        t0 = time.monotonic()
+        healed = heal_nodes(cluster)
         was, self.current = self.current, {}
-        return {"healed": healed, "grudge_was": was}
+        # After the heal every link between running nodes must connect again.
+        running = [n for n in cluster.nodes if n.name in healed]
+        verify_grudge(cluster, {}, running)
+        return {"healed": healed, "grudge_was": was, "verified": True, "heal_s": round(time.monotonic() - t0, 3)}
 
     def heal(self, cluster: DockerCluster) -> None:
         try:
-            flush_all(cluster)
-        except Exception:  # noqa: BLE001, S110 - heal must not raise; the runner checks leftovers
+            heal_nodes(cluster)
+        except Exception:  # noqa: BLE001, S110 - heal must not raise; leftovers are checked separately
             pass
         self.current = {}
-
-
-def apply_grudge(cluster: DockerCluster, grudge: Grudge) -> None:
-    def apply(node: Node) -> None:
-        for peer in grudge.get(node.name, []):
-            cluster.exec(node, ["iptables", "-w", "-A", "INPUT", "-s", cluster.node(peer).ip, "-j", "DROP"])
-
-    with ThreadPoolExecutor(len(cluster.nodes)) as pool:
-        list(pool.map(apply, cluster.nodes))
 
 
 def _reaches(cluster: DockerCluster, src: Node, dst: Node) -> bool:
@@ -83,30 +226,43 @@ def _reaches(cluster: DockerCluster, src: Node, dst: Node) -> bool:
     return code == 0
 
 
-def verify_grudge(cluster: DockerCluster, grudge: Grudge) -> None:
-    """Probe one cut link and one kept link per node; raise FaultNotApplied on a mismatch."""
-    probes: list[tuple[Node, Node, bool]] = []
-    for node in cluster.nodes:
-        cut = grudge.get(node.name, [])
-        kept = [n.name for n in cluster.nodes if n.name not in cut and n.name != node.name]
-        if cut:
-            probes.append((node, cluster.node(cut[0]), False))
-        if kept:
-            probes.append((node, cluster.node(kept[0]), True))
-    with ThreadPoolExecutor(max(1, len(probes))) as pool:
-        results = list(pool.map(lambda p: _reaches(cluster, p[0], p[1]), probes))
+def verify_grudge(cluster: DockerCluster, grudge: Grudge, running: list[Node]) -> int:
+    """Probe every ordered link between running nodes; raise FaultNotApplied on a mismatch.
+
+    A cut link must not connect within 1 s; a kept link must connect (one
+    retry after 0.5 s, as a kept link may briefly lose a SYN on a busy host).
+    Returns the number of probes.
+    """
+    probes = [(s, d, d.name not in grudge.get(s.name, []) and s.name not in grudge.get(d.name, []))
+              for s in running for d in running if s is not d]
+    if not probes:
+        return 0
+
+    def probe(p: tuple[Node, Node, bool]) -> bool:
+        src, dst, want = p
+        got = _reaches(cluster, src, dst)
+        if want and not got:
+            time.sleep(0.5)
+            got = _reaches(cluster, src, dst)
+        return got
+
+    with ThreadPoolExecutor(min(10, len(probes))) as pool:
+        results = list(pool.map(probe, probes))
     wrong = [f"{s.name}->{d.name} {'reachable' if got else 'cut'}, expected {'reachable' if want else 'cut'}"
              for (s, d, want), got in zip(probes, results, strict=True) if got != want]
     if wrong:
-        raise FaultNotApplied("partition not in effect: " + "; ".join(wrong))
+        raise FaultNotApplied("partition not as planned: " + "; ".join(wrong))
+    return len(probes)
 
 
-def flush_all(cluster: DockerCluster) -> list[str]:
-    """Flush INPUT rules on every running node; returns the nodes flushed."""
-    flushed: list[str] = []
-    for node in cluster.nodes:
+def heal_nodes(cluster: DockerCluster) -> list[str]:
+    """Remove our chains (every iptables variant) and tc filters on every running node."""
+    def heal_one(node: Node) -> str | None:
         if not cluster.is_running(node):
-            continue
-        cluster.exec(node, ["iptables", "-w", "-F", "INPUT"])
-        flushed.append(node.name)
-    return flushed
+            return None  # a stopped container's namespace is gone; it restarts clean
+        fw.iptables_remove_chain(cluster, node, fw.PARTITION_CHAIN)
+        fw.tc_remove(cluster, node)
+        return node.name
+
+    with ThreadPoolExecutor(len(cluster.nodes)) as pool:
+        return [n for n in pool.map(heal_one, cluster.nodes) if n]

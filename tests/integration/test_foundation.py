@@ -120,3 +120,41 @@ def test_clean_removes_labelled_leftovers() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert api.networks.list(names=[net.name]) == []
+
+
+def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
+    """SIGTERM mid-run: exit 130, a history on disk, and no container or network left."""
+    import signal
+    import time
+
+    cmd = [sys.executable, "-m", "harness", "test", "--nodes", "3", "--time-limit", "60", "--seed", "3",
+           "--name", "sigterm", "--results-dir", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = list(tmp_path.glob("sigterm/*/history.jsonl"))
+        if found and found[0].stat().st_size > 2000:
+            history = found[0]
+            break
+        time.sleep(0.5)
+    assert history is not None, "the run never started writing its history"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    run_id = json.loads((history.parent / "config.json").read_text())["run_id"]
+    api = docker_client()
+    assert api.containers.list(all=True, filters={"label": [f"{RUN_LABEL}={run_id}"]}) == []
+    assert api.networks.list(filters={"label": [f"{RUN_LABEL}={run_id}"]}) == []
+    assert history.read_text().count("\n") > 10
+
+
+def test_a_node_that_fails_to_start_is_named_with_its_log() -> None:
+    from harness._errors import ClusterError
+
+    c = DockerCluster(run_id="pytest-badstart", size=1, extra_args=["--no-such-flag"], start_timeout=20)
+    with pytest.raises(ClusterError) as e:
+        c.start()
+    assert "n1" in str(e.value) and "no-such-flag" in str(e.value)
+    assert docker_client().containers.list(all=True, filters={"label": [f"{RUN_LABEL}=pytest-badstart"]}) == []

@@ -213,7 +213,7 @@ class Browser:
 @pytest.fixture
 def browser() -> Iterator[Browser]:
     assert BROWSER is not None
-    with tempfile.TemporaryDirectory(prefix="report-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="report-chromium-", ignore_cleanup_errors=True) as profile:
         b = Browser(BROWSER, Path(profile))
         try:
             yield b

@@ -1,0 +1,139 @@
+"""Packet filtering inside a node's network namespace: iptables (nft or legacy), else tc.
+
+Every rule the harness adds lives in a chain of its own (``ETCD-HARNESS`` for
+partitions, ``ETCD-HARNESS-LOSS`` for the loss fallback), jumped to from
+``INPUT``; healing removes the jump and the chain and touches nothing else
+(Docker's own rules in the namespace stay). Rules match *peer* source
+addresses only, so the harness's client traffic (from the network gateway)
+is never filtered.
+
+Backend, per node (:func:`detect_backend`):
+
+* ``iptables-nft`` or ``iptables-legacy``: whichever already holds more rules
+  in the namespace (the iptables-wrapper heuristic: stay on the backend the
+  system uses), nft on a tie; a variant whose ``-L`` fails is not a candidate.
+* ``iptables``: a plain binary without the variants.
+* ``tc``: no usable iptables. A ``clsact`` qdisc with u32 filters on *egress*
+  redirects packets to a peer into a sink device that is down, where the
+  kernel drops them (``mirred`` is the one action kernels without
+  ``act_gact`` still have). "X stops hearing P" then is applied on P as "P
+  sends nothing to X".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nemesis._base import FaultNotApplied
+
+if TYPE_CHECKING:
+    from harness._cluster import DockerCluster, Node
+
+PARTITION_CHAIN = "ETCD-HARNESS"
+LOSS_CHAIN = "ETCD-HARNESS-LOSS"
+IPTABLES_VARIANTS = ("iptables-nft", "iptables-legacy")
+TC = "tc"
+SINK_DEVICE = "nemesis-sink"  # <= 15 characters (IFNAMSIZ)
+TC_FILTER_PREF = "49"  # our filters' preference on clsact egress; deleted together on heal
+DEVICE = "eth0"
+
+
+def _ok(cluster: DockerCluster, node: Node, argv: list[str]) -> bool:
+    return cluster.exec(node, argv, check=False)[0] == 0
+
+
+def _rule_count(cluster: DockerCluster, node: Node, variant: str) -> int | None:
+    """Rules (``-A`` lines) in the namespace for ``variant``, or None if it cannot be used."""
+    if not _ok(cluster, node, [variant, "-w", "-L", "INPUT", "-n"]):
+        return None
+    code, out = cluster.exec(node, [f"{variant}-save"], check=False)
+    if code != 0:
+        return None
+    return sum(1 for line in out.splitlines() if line.startswith("-A "))
+
+
+def detect_backend(cluster: DockerCluster, node: Node) -> str:
+    """The packet-filter command for ``node``: an iptables variant, ``iptables``, or ``tc``.
+
+    Raises :class:`FaultNotApplied` if the node has neither iptables nor tc.
+    """
+    counts = {v: n for v in IPTABLES_VARIANTS if (n := _rule_count(cluster, node, v)) is not None}
+    if counts:
+        # max() keeps the first of equal counts: nft wins a tie.
+        return max(IPTABLES_VARIANTS, key=lambda v: counts.get(v, -1))
+    if _ok(cluster, node, ["iptables", "-w", "-L", "INPUT", "-n"]):
+        return "iptables"
+    if _ok(cluster, node, [TC, "qdisc", "show", "dev", DEVICE]):
+        return TC
+    raise FaultNotApplied(f"{node.name} has neither a usable iptables nor tc; cannot filter packets")
+
+
+# -- iptables -----------------------------------------------------------------------
+
+
+def iptables_drop_from(cluster: DockerCluster, node: Node, cmd: str, chain: str, sources: list[str],
+                       probability: float | None = None) -> None:
+    """Make ``node`` drop packets from each IP in ``sources`` (all, or with ``probability``)."""
+    cluster.exec(node, [cmd, "-w", "-N", chain], check=False)  # may exist already: fine
+    if not _ok(cluster, node, [cmd, "-w", "-C", "INPUT", "-j", chain]):
+        cluster.exec(node, [cmd, "-w", "-I", "INPUT", "1", "-j", chain])
+    for ip in sources:
+        match = [] if probability is None else ["-m", "statistic", "--mode", "random",
+                                                "--probability", f"{probability:.4f}"]
+        cluster.exec(node, [cmd, "-w", "-A", chain, "-s", ip, *match, "-j", "DROP"])
+
+
+def iptables_remove_chain(cluster: DockerCluster, node: Node, chain: str) -> None:
+    """Remove ``chain`` and every jump to it, in every iptables variant present. Idempotent."""
+    for cmd in (*IPTABLES_VARIANTS, "iptables"):
+        for _ in range(16):  # one jump per apply; a bound in case of a wedged binary
+            if not _ok(cluster, node, [cmd, "-w", "-D", "INPUT", "-j", chain]):
+                break
+        cluster.exec(node, [cmd, "-w", "-F", chain], check=False)
+        cluster.exec(node, [cmd, "-w", "-X", chain], check=False)
+
+
+def iptables_leftovers(cluster: DockerCluster, node: Node) -> list[str]:
+    """Rules or chains of ours, or any rule in the filter table's INPUT, in any variant."""
+    found: list[str] = []
+    for cmd in IPTABLES_VARIANTS:
+        code, out = cluster.exec(node, [f"{cmd}-save", "-t", "filter"], check=False)
+        if code != 0:
+            continue
+        for line in out.splitlines():
+            if "ETCD-HARNESS" in line or line.startswith("-A INPUT"):
+                found.append(f"{node.name} {cmd}: {line.strip()}")
+    return found
+
+
+# -- tc --------------------------------------------------------------------------------
+
+
+def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> None:
+    """Make ``node`` send nothing to each IP in ``destinations`` (clsact egress + mirred to a down sink)."""
+    if not _ok(cluster, node, ["ip", "link", "show", SINK_DEVICE]):
+        cluster.exec(node, ["ip", "link", "add", SINK_DEVICE, "type", "ifb"])  # left down: mirred drops
+    if "clsact" not in cluster.exec(node, [TC, "qdisc", "show", "dev", DEVICE])[1]:
+        cluster.exec(node, [TC, "qdisc", "add", "dev", DEVICE, "clsact"])
+    for ip in destinations:
+        cluster.exec(node, [TC, "filter", "add", "dev", DEVICE, "egress", "protocol", "ip", "pref", TC_FILTER_PREF,
+                            "u32", "match", "ip", "dst", f"{ip}/32",
+                            "action", "mirred", "egress", "redirect", "dev", SINK_DEVICE])
+
+
+def tc_remove(cluster: DockerCluster, node: Node) -> None:
+    """Remove the clsact qdisc (and its filters) and the sink device. Idempotent."""
+    cluster.exec(node, [TC, "qdisc", "del", "dev", DEVICE, "clsact"], check=False)
+    cluster.exec(node, ["ip", "link", "del", SINK_DEVICE], check=False)
+
+
+def tc_leftovers(cluster: DockerCluster, node: Node) -> list[str]:
+    """Any qdisc on eth0 other than the default ``noqueue``, and our sink device."""
+    found: list[str] = []
+    code, out = cluster.exec(node, [TC, "qdisc", "show", "dev", DEVICE], check=False)
+    if code == 0:
+        found += [f"{node.name} tc: {line.strip()}" for line in out.splitlines()
+                  if line.strip() and not line.startswith("qdisc noqueue")]
+    if _ok(cluster, node, ["ip", "link", "show", SINK_DEVICE]):
+        found.append(f"{node.name}: device {SINK_DEVICE}")
+    return found
