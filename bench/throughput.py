@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness._cluster import DockerCluster  # noqa: E402
-from harness._history import Op, OpType  # noqa: E402
-from harness._runner import Run  # noqa: E402
-from harness._spec import TestSpec  # noqa: E402
-from workloads import Invocation, WorkloadContext  # noqa: E402
-from workloads.register import RegisterWorkload  # noqa: E402
+from harness._cluster import DockerCluster
+from harness._history import Op, OpType
+from harness._runner import Run
+from harness._spec import TestSpec
+from workloads import Invocation, WorkloadContext
+from workloads.register import RegisterWorkload
 
 
 def raw_loop(cluster: DockerCluster, spec: TestSpec, seconds: float) -> float:

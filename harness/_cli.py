@@ -7,7 +7,6 @@ that need them, so ``etcd-harness check`` starts fast.
 from __future__ import annotations
 
 import argparse
-
 import logging
 import random
 import sys
@@ -73,7 +72,8 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results-dir", default=d.results_dir, help="where runs are written (default results)")
     p.add_argument("--nemesis-interval", type=_positive_float, default=d.nemesis_interval,
                    help="mean seconds between fault start/stop (default 5)")
-    p.add_argument("--ops-per-key", type=_positive_int, default=d.ops_per_key, help="register: ops before a key retires")
+    p.add_argument("--ops-per-key", type=_positive_int, default=d.ops_per_key,
+                   help="register: ops before a key retires")
     p.add_argument("--read-mode", choices=("linearizable", "serializable"), default=d.read_mode,
                    help="register/counter reads; serializable may be stale (a canary)")
     p.add_argument("--counter-mode", choices=("safe", "unsafe"), default=d.counter_mode,

@@ -163,7 +163,7 @@ class EtcdClient:
                 resp = self._http.post(path, json=body)
             else:
                 resp = self._http.post(path, json=body, timeout=httpx.Timeout(timeout, connect=min(timeout, 1.0)))
-        except Exception as e:  # noqa: BLE001 - every failure is classified, none escapes raw
+        except Exception as e:
             raise classify(e) from e
         return _gateway_json(resp)
 
@@ -257,7 +257,7 @@ class EtcdClient:
                 method, f"/v2/keys/{key.lstrip('/')}", params=dict(params or {}), data=dict(form or {}),
                 timeout=None if timeout is None else httpx.Timeout(timeout, connect=min(timeout, 1.0)),
             )
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise classify(e) from e
         try:
             body = resp.json()

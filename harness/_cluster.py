@@ -22,7 +22,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,10 +59,10 @@ def docker_client() -> Any:
     try:
         import docker
 
-        client = docker.from_env(timeout=60)
+        client = docker.DockerClient.from_env(timeout=60)  # type: ignore[attr-defined]
         client.ping()
         return client
-    except Exception as e:  # noqa: BLE001 - any failure means the same thing to the user
+    except Exception as e:
         raise DockerUnavailable(
             f"cannot reach the Docker engine ({type(e).__name__}: {e}). Start Docker, or set DOCKER_HOST, "
             "and check that this user may use it (`docker info` must work)."
@@ -121,7 +121,7 @@ class DockerCluster:
         self._docker = docker_client()
         try:
             image = self._docker.images.get(self.image)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ImageMissing(
                 f"the etcd image {self.image!r} is not there. Build it with `make image` "
                 "(or `bash docker/build-image.sh trixie`), or pass --image TAG for an etcd image you have."
@@ -169,7 +169,7 @@ class DockerCluster:
                     self.network_name, driver="bridge", ipam=docker.types.IPAMConfig(pool_configs=[pool]),
                     labels=self.labels, check_duplicate=True,
                 )
-            except Exception as e:  # noqa: BLE001 - a race with another network: try the next subnet
+            except Exception as e:
                 log.debug("network %s on %s failed: %s", self.network_name, subnet, e)
                 continue
             self.gateway_ip = str(hosts[0])
@@ -217,10 +217,8 @@ class DockerCluster:
                 network=None,
             )
             # Attach to our network with the fixed IP (and off the default bridge).
-            try:
+            with suppress(Exception):  # not attached to the default bridge: fine
                 self._docker.networks.get("bridge").disconnect(container)
-            except Exception:  # noqa: BLE001, S110 - not attached to the default bridge: fine
-                pass
             self._network.connect(container, ipv4_address=node.ip, aliases=[node.name])
 
     def _choose_endpoints(self) -> None:
@@ -340,6 +338,34 @@ class DockerCluster:
             f"{self.log_tail(bad_node)}"
         )
 
+    def wait_rejoined(self, node: Node, timeout: float, max_gap: int = 50) -> float:
+        """Wait until ``node`` answers, follows a leader, and its raft index is within ``max_gap``
+        of that leader's. Returns the seconds waited; :class:`ClusterError` saying why not on timeout."""
+        t0 = time.monotonic()
+        problem = "not checked yet"
+        while time.monotonic() - t0 < timeout:
+            try:
+                mine = self.status(node, timeout=1.0)
+                leader = next((s for s in (self._status_or_none(n) for n in self.nodes)
+                               if s and mine["leader"] and s["member_id"] == mine["leader"]), None)
+            except EtcdError as e:
+                problem = f"{node.name} does not answer: {e}"
+            else:
+                if leader is None:
+                    problem = f"{node.name} follows no leader that answers"
+                elif (gap := leader["raft_index"] - mine["raft_index"]) > max_gap:
+                    problem = f"{node.name} is {gap} raft entries behind the leader"
+                else:
+                    return time.monotonic() - t0
+            time.sleep(0.2)
+        raise ClusterError(f"{node.name} did not rejoin within {timeout:.0f} s: {problem}")
+
+    def _status_or_none(self, node: Node) -> dict[str, Any] | None:
+        try:
+            return self.status(node, timeout=1.0)
+        except EtcdError:
+            return None
+
     def _container_state(self, node: Node) -> str:
         try:
             c = self.container(node)
@@ -348,7 +374,7 @@ class DockerCluster:
             if state.get("Paused"):
                 return "running"  # paused is a fault, not a crash
             return str(state.get("Status", "unknown"))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return f"missing ({e})"
 
     def log_tail(self, node: Node, lines: int = 15) -> str:
@@ -356,10 +382,11 @@ class DockerCluster:
         error before a long usage text, so a plain tail would hide it)."""
         try:
             text = str(self.container(node).logs().decode("utf-8", "replace"))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return f"(no log: {e})"
         all_lines = text.splitlines()
-        errors = [ln for ln in all_lines if any(w in ln.lower() for w in ("error", "fatal", "panic", "not defined", "invalid"))][-5:]
+        markers = ("error", "fatal", "panic", "not defined", "invalid")
+        errors = [ln for ln in all_lines if any(w in ln.lower() for w in markers)][-5:]
         tail = [ln for ln in all_lines[-lines:] if ln not in errors]
         return "\n".join([*errors, *(["..."] if errors else []), *tail])
 
@@ -407,7 +434,7 @@ class DockerCluster:
             try:
                 data = self.container(node).logs(stdout=True, stderr=True)
                 (dest / "etcd.log").write_bytes(data)
-            except Exception as e:  # noqa: BLE001 - a missing log must not lose the run
+            except Exception as e:
                 (dest / "etcd.log").write_text(f"(log unavailable: {e})\n")
 
     def teardown(self) -> None:
@@ -428,13 +455,13 @@ def remove_labelled(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
                 c.unpause()
             c.remove(force=True, v=True)
             n_containers += 1
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.warning("could not remove container %s: %s", c.name, e)
     for net in docker_api.networks.list(filters=filters):
         try:
             net.remove()
             n_networks += 1
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.warning("could not remove network %s: %s", net.name, e)
     return n_containers, n_networks
 

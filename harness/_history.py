@@ -159,7 +159,8 @@ class HistoryWriter:
         self._ops: list[Op] = []
         self._origin = time.monotonic_ns() if clock_origin_ns is None else clock_origin_ns
         self._closed = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, args=(flush_interval,), name="history-flush", daemon=True)
+        self._flusher = threading.Thread(target=self._flush_loop, args=(flush_interval,), name="history-flush",
+                                         daemon=True)
         self._flusher.start()
 
     def now(self) -> int:

@@ -159,7 +159,7 @@ class Run:
         inv = self.writer.record(Op(type=OpType.INVOKE, f=step.f, value=step.value, key=step.key, process=process))
         try:
             done = client.invoke(inv)
-        except Exception as e:  # noqa: BLE001 - a client bug: the outcome is unknown
+        except Exception as e:
             done = inv.with_(type=OpType.INFO, error=f"client crashed: {type(e).__name__}: {e}", time=0)
         if done.process != inv.process or done.f != inv.f or done.type is OpType.INVOKE:
             done = inv.with_(type=OpType.INFO, error=f"client broke the completion contract: {done}", time=0)
@@ -189,8 +189,8 @@ class Run:
         try:
             value = fault.start(self.cluster, rng) if f == fault.start_f else fault.stop(self.cluster)
         except FaultNotApplied as e:
-            error = str(e)
-        except Exception as e:  # noqa: BLE001 - a failed fault is recorded, the run goes on
+            error, value = str(e), dict(e.value)
+        except Exception as e:
             error = f"{type(e).__name__}: {e}"
         self.package.mark(fault, f)
         value.update(leader_before=leader_before, leader_after=self.cluster.leader(timeout=0.5),
@@ -247,7 +247,6 @@ class Run:
         ctx = WorkloadContext(spec=spec, cluster=self.cluster)
         timing: dict[str, Any] = {}
         t_start = time.monotonic()
-        threads: list[threading.Thread] = []
         try:
             self.cluster.start()
             timing["cluster_start_s"] = round(self.cluster.started_in_s, 3)
@@ -387,5 +386,5 @@ def write_reports(run_dir: Path, root: Path) -> None:
     try:
         write_report(run_dir)
         write_index(root)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         log.warning("could not write the HTML report: %s", e)

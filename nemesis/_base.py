@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 
 
 class FaultNotApplied(Exception):
-    """The fault could not be applied or verified; the message says why."""
+    """The fault could not be applied or verified; the message says why.
+
+    ``value`` optionally says what *was* done before it failed (say, which
+    nodes were restarted); the runner records it in the op's value.
+    """
+
+    def __init__(self, reason: str, value: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.value = dict(value or {})
 
 
 class Fault(ABC):

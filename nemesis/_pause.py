@@ -96,7 +96,7 @@ class Pause(Fault):
         not_stopped = [n.name for n in nodes if not self._wait_state(cluster, n, stopped=True)]
         if not_stopped:
             raise FaultNotApplied(f"SIGSTOP sent, but etcd on {', '.join(not_stopped)} is not stopped "
-                                  f"after {self.verify_timeout:.0f} s")
+                                  f"after {self.verify_timeout:.0f} s", {"target": kind, "nodes": [n.name for n in nodes]})
         return {"target": kind, "nodes": [n.name for n in nodes], "verified": True,
                 "apply_s": round(time.monotonic() - t0, 3)}
 
@@ -127,7 +127,7 @@ class Pause(Fault):
         value = {"nodes": [n.name for n in resumed], "not_running": gone,
                  "heal_s": round(time.monotonic() - t0, 3)}
         if problems:
-            raise FaultNotApplied("; ".join(problems))
+            raise FaultNotApplied("; ".join(problems), value | {"verified": False})
         return value | {"verified": True}
 
     def _answers(self, cluster: DockerCluster, node: Node) -> bool:

@@ -16,11 +16,11 @@ def docker_skip_reason(image: str = DEFAULT_IMAGE) -> str | None:
         from harness._cluster import docker_client
 
         client = docker_client()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return f"Docker is not reachable ({e}); start Docker to run these tests"
     try:
         client.images.get(image)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return f"the image {image} is missing; build it with `make image`"
     return None
 

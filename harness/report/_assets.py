@@ -96,6 +96,8 @@ tr.bad-row td { background: #ffeef3; }
 .logs li { margin: 4px 0; }
 .excerpt { max-height: 260px; overflow: auto; }
 .kv th { width: 160px; }
+.lin-point text.state-label { fill: #245; font-size: 10px; font-weight: 400; font-family: ui-monospace, Menlo, Consolas, monospace; }
+.bad-label { fill: #c00; font-size: 11px; font-weight: 700; }
 """
 
 SCRIPT = r"""
@@ -501,7 +503,7 @@ SCRIPT = r"""
 
   // ---- timeline: one column per process, paged so 100k ops never reach the DOM at once ----
   const PAGE = 300;
-  let timelinePage = -1, timelineMark = -1;
+  let timelinePage = -1, timelineMark = -1, scaleMode = 'order';
   let renderTimelinePage = null;
   function timelineGoTo(k, scroll) {
     if (!renderTimelinePage || k < 0) return;
@@ -537,6 +539,12 @@ SCRIPT = r"""
       const t = parseFloat(timeInput.value) * 1000;
       if (!isNaN(t)) timelineGoTo(firstAtOrAfter(t), true);
     }));
+    bar.appendChild(el('span', { class: 'sep' }));
+    const scaleSelect = el('select', { 'aria-label': 'vertical scale' });
+    scaleSelect.appendChild(el('option', { value: 'order' }, 'scale: event order'));
+    scaleSelect.appendChild(el('option', { value: 'time' }, 'scale: real time'));
+    scaleSelect.addEventListener('change', () => { scaleMode = scaleSelect.value; renderTimelinePage(timelinePage); });
+    bar.appendChild(scaleSelect);
     bar.appendChild(status);
     root.appendChild(bar);
     const canvasBox = el('div', { class: 'timeline-scroll' });
@@ -583,20 +591,42 @@ SCRIPT = r"""
       const col = {};
       procIds.forEach((pid, i) => { col[pid] = i; });
       const gutter = 70, colW = Math.max(70, Math.min(150, (canvasBox.clientWidth - gutter - 10) / Math.max(procIds.length, 1)));
-      const H = Math.max(400, Math.min(6000, (k1 - k0) * 12));
-      const scale = H / Math.max(pageEnd - t0, 1e-3);
-      const y = t => 24 + (t - t0) * scale;
+      // Two scales. Event order (default): every call and return gets its own slot, so
+      // every op is tall enough to read and the real-time order (what linearizability
+      // depends on) is exact. Real time: linear, like Jepsen's timeline.
+      const times = [];
+      for (let k = k0; k < k1; k++) { times.push(opStart[k]); times.push(opDur[k] >= 0 ? opStart[k] + opDur[k] : pageEnd); }
+      times.sort((a, b) => a - b);
+      const STEP = 8, TOP = 24;
+      let y, H;
+      if (scaleMode === 'order') {
+        H = times.length * STEP;
+        y = t => { // slot of the first event at or after t
+          let lo = 0, hi = times.length;
+          while (lo < hi) { const m = (lo + hi) >> 1; if (times[m] < t) lo = m + 1; else hi = m; }
+          return TOP + lo * STEP;
+        };
+      } else {
+        H = Math.max(400, Math.min(6000, (k1 - k0) * 12));
+        const scale = H / Math.max(pageEnd - t0, 1e-3);
+        y = t => TOP + (t - t0) * scale;
+      }
       const body = el('div', { class: 'timeline' });
-      body.style.height = (H + 40) + 'px';
+      body.style.height = (H + TOP + 16) + 'px';
       body.style.width = (gutter + colW * procIds.length + 10) + 'px';
       procIds.forEach((pid, i) => {
         const h = el('div', { class: 'tl-head' }, 'p' + D.procs[pid]);
         h.style.left = (gutter + i * colW) + 'px'; h.style.width = (colW - 4) + 'px';
         body.appendChild(h);
       });
-      const tt = timeTicks(t0, pageEnd, H / 1.5);
-      for (const t of tt.ticks) {
-        const g = el('div', { class: 'tl-tick' }, tickLabel(t, tt.step));
+      const tickTimes = [];
+      if (scaleMode === 'order') {
+        for (let r = 0; r < times.length; r += 20) tickTimes.push(times[r]);
+      } else {
+        for (const t of timeTicks(t0, pageEnd, H / 1.5).ticks) tickTimes.push(t);
+      }
+      for (const t of tickTimes) {
+        const g = el('div', { class: 'tl-tick' }, secs(t));
         g.style.top = y(t) + 'px'; g.style.width = (gutter + colW * procIds.length) + 'px';
         body.appendChild(g);
       }
@@ -604,7 +634,7 @@ SCRIPT = r"""
         const s = Math.max(b.s / 1000, t0), e = Math.min(b.e / 1000, pageEnd);
         if (e <= s) continue;
         const band = el('div', { class: 'tl-band', title: 'nemesis: ' + b.label + (b.err ? ' (error: ' + b.err + ')' : '') });
-        band.style.top = y(s) + 'px'; band.style.height = Math.max((e - s) * scale, 2) + 'px';
+        band.style.top = y(s) + 'px'; band.style.height = Math.max(y(e) - y(s), 2) + 'px';
         band.style.left = gutter + 'px'; band.style.width = (colW * procIds.length) + 'px';
         band.style.background = kindColor(b.kind);
         body.appendChild(band);
@@ -615,11 +645,12 @@ SCRIPT = r"""
       for (let k = k0; k < k1; k++) {
         const type = opType(k);
         const top = y(opStart[k]);
-        const height = Math.max((opDur[k] >= 0 ? opDur[k] : pageEnd - opStart[k]) * scale, 3);
+        const bottom = y(opDur[k] >= 0 ? opStart[k] + opDur[k] : pageEnd) + (scaleMode === 'order' ? STEP - 2 : 0);
+        const height = Math.max(bottom - top, 3);
         const box = el('div', { class: 'op ' + type, 'data-k': k, title: opDescription(k) });
         box.style.top = top + 'px'; box.style.height = height + 'px';
         box.style.left = (gutter + col[O.p[k]] * colW) + 'px'; box.style.width = (colW - 6) + 'px';
-        if (height >= 13) box.textContent = opLabel(k);
+        if (height >= 12) box.textContent = opLabel(k);
         if (k === timelineMark) box.classList.add('marked');
         body.appendChild(box);
       }
@@ -669,7 +700,9 @@ SCRIPT = r"""
     const procs = [];
     for (const o of ops) if (procs.indexOf(o.p) < 0) procs.push(o.p);
     procs.sort((a, b) => (isNaN(+a) || isNaN(+b)) ? String(a).localeCompare(String(b)) : a - b);
-    const step = 26, rowH = 34, left = 64, top = 30;
+    const left = 64, top = 30, rowH = 46;
+    const avail = Math.max((section('linear-body').clientWidth || 1000) - left - 60, 300);
+    const step = Math.max(28, Math.min(90, avail / (events.length + 1)));
     const W = left + (events.length + 1) * step + 40, H = top + procs.length * rowH + 30;
     const X = r => left + r * step + step / 2;
     const svg = sv('svg', { width: W, height: H, class: 'lin-svg', viewBox: '0 0 ' + W + ' ' + H });
@@ -680,29 +713,29 @@ SCRIPT = r"""
     defs.appendChild(grad); svg.appendChild(defs);
     procs.forEach((p, i) => {
       const yy = top + i * rowH;
-      svg.appendChild(sv('line', { x1: left - 4, x2: W - 10, y1: yy + rowH / 2, y2: yy + rowH / 2, class: 'lane' }));
-      svg.appendChild(sv('text', { x: 6, y: yy + rowH / 2 + 4, class: 'lane-label' }, 'p' + p));
+      svg.appendChild(sv('line', { x1: left - 4, x2: W - 10, y1: yy + rowH / 2 + 6, y2: yy + rowH / 2 + 6, class: 'lane' }));
+      svg.appendChild(sv('text', { x: 6, y: yy + rowH / 2 + 10, class: 'lane-label' }, 'p' + p));
     });
     svg.appendChild(sv('text', { x: left, y: 14, class: 'muted-text' },
       'time → (ordered by call and return events; hover a bar for exact times)'));
     const bars = {};
     ops.forEach((o, j) => {
-      const row = procs.indexOf(o.p), yy = top + row * rowH + 6;
+      const row = procs.indexOf(o.p), yy = top + row * rowH + 12;
       const x0 = X(rankS[j]) - step / 2 + 3;
       const x1 = o.open ? W - 14 : X(rankC[j]) + step / 2 - 3;
       const g = sv('g', { class: 'lin-op' + (o.i in bad ? ' bad' : '') + (o.i in orderPos ? ' in-order' : ' unplaced') });
       const fill = o.open ? 'url(#' + grad.getAttribute('id') + ')' : FILL[o.t];
-      g.appendChild(sv('rect', { x: x0, y: yy, width: Math.max(x1 - x0, 8), height: rowH - 12, rx: 3, fill: fill, stroke: COLOR[o.t] }));
+      g.appendChild(sv('rect', { x: x0, y: yy, width: Math.max(x1 - x0, 8), height: rowH - 18, rx: 3, fill: fill, stroke: COLOR[o.t] }));
       const label = o.f + ' ' + o.v + (o.t === 'info' ? ' ?' : o.t === 'fail' ? ' ✗' : '');
-      const maxChars = Math.max(Math.floor((x1 - x0 - 6) / 6.5), 1);
-      g.appendChild(sv('text', { x: x0 + 4, y: yy + rowH / 2 - 2, class: 'bar-label' },
+      const maxChars = Math.max(Math.floor((x1 - x0 - 6) / 6.7), 1);
+      g.appendChild(sv('text', { x: x0 + 4, y: yy + rowH - 23, class: 'bar-label' },
         label.length > maxChars ? label.slice(0, Math.max(maxChars - 1, 1)) + '…' : label));
       tip(g, 'op ' + o.i + ' · process ' + o.p + ' · ' + o.t + '\n' + o.f + ' ' + o.v +
         '\ninvoked ' + secs(o.s / 1000) + (o.open ? ', outcome unknown' : ', returned ' + secs(o.c / 1000)) +
         (o.err ? '\nerror: ' + o.err : '') + (o.i in bad ? '\ncannot be placed: ' + bad[o.i] : '') +
         (o.i in orderPos ? '\nstep ' + (orderPos[o.i] + 1) + ' of the longest linearizable order; state after: ' + (failure.states[orderPos[o.i]] ?? '?') : ''));
       svg.appendChild(g);
-      bars[o.i] = { g: g, x0: x0, x1: Math.max(x1, x0 + 8), y: yy + (rowH - 12) / 2 };
+      bars[o.i] = { g: g, x0: x0, x1: Math.max(x1, x0 + 8), y: yy };
     });
     // linearization points: monotone along the order, each inside its op's bar
     const pts = [];
@@ -710,7 +743,7 @@ SCRIPT = r"""
     for (const i of failure.order) {
       const b = bars[i];
       if (!b) continue;
-      const x = Math.min(Math.max(last + 4, b.x0 + 6), b.x1 - 6);
+      const x = Math.min(Math.max(last + 6, b.x0 + 9), b.x1 - 9);
       last = x;
       pts.push({ i: i, x: x, y: b.y });
     }
@@ -720,6 +753,8 @@ SCRIPT = r"""
       const g = sv('g', { class: 'lin-point' });
       g.appendChild(sv('circle', { cx: p.x, cy: p.y, r: 8 }));
       g.appendChild(sv('text', { x: p.x, y: p.y + 3.5, 'text-anchor': 'middle' }, s + 1));
+      const st = failure.states[s];
+      if (st !== undefined) g.appendChild(sv('text', { x: p.x + 10, y: p.y - 4, class: 'state-label' }, st.length > 14 ? st.slice(0, 13) + '…' : st));
       tip(g, 'step ' + (s + 1) + ': op ' + p.i + '\nstate after: ' + (failure.states[s] ?? '?'));
       svg.appendChild(g);
       return g;
@@ -727,8 +762,9 @@ SCRIPT = r"""
     for (const b of failure.bad) {
       const bb = bars[b.i];
       if (!bb) continue;
-      const x = Math.max(last + 8, bb.x0 + 8);
+      const x = Math.min(Math.max(last + 10, bb.x0 + 9), bb.x1 - 9);
       const m = sv('g', { class: 'bad-mark' });
+      m.appendChild(sv('text', { x: x + 10, y: bb.y - 4, class: 'bad-label' }, 'cannot be placed'));
       m.appendChild(sv('path', { d: 'M' + (x - 6) + ',' + (bb.y - 6) + 'L' + (x + 6) + ',' + (bb.y + 6) + 'M' + (x + 6) + ',' + (bb.y - 6) + 'L' + (x - 6) + ',' + (bb.y + 6) }));
       tip(m, 'cannot be placed: ' + b.why);
       svg.appendChild(m);
