@@ -7,16 +7,22 @@ in :data:`MODELS` (``checkers._models``), behind the :class:`Model` base class.
 from checkers._model import Model
 from checkers._models import MODELS, model_named
 from checkers._result import UNKNOWN, CheckContext, Checker, Result, Validity, merge_validity, run_checkers
+from checkers.counter import CounterChecker
 from checkers.linearizable import LinearizabilityChecker
+from checkers.mutex import MutexChecker
+from checkers.set import SetChecker
 
 __all__ = [
     "MODELS",
     "UNKNOWN",
     "CheckContext",
     "Checker",
+    "CounterChecker",
     "LinearizabilityChecker",
     "Model",
+    "MutexChecker",
     "Result",
+    "SetChecker",
     "Validity",
     "merge_validity",
     "model_named",

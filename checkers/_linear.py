@@ -113,7 +113,12 @@ def check_budget(budget: Budget) -> None:
 
 
 def search(
-    model: Model[Any], key: Hashable, entries: Sequence[Entry], budget: Budget, max_work: int = 0
+    model: Model[Any],
+    key: Hashable,
+    entries: Sequence[Entry],
+    budget: Budget,
+    max_work: int = 0,
+    use_invariant: bool = True,
 ) -> Outcome:
     """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable.
 
@@ -145,7 +150,7 @@ def search(
     steps, bit = _steps(entries, readonly)
     n_steps = len(steps)
 
-    invariant = model.invariant(list(zip(calls, results, strict=True)))
+    invariant = model.invariant(list(zip(calls, results, strict=True))) if use_invariant else None
     if invariant is not None:
         model_step = step
 
@@ -246,6 +251,16 @@ def search(
         outcome.valid = False
         k = steps[deepest][1]
         outcome.failure = _explain(model, entries, k, deep_states, deep_path)
+        if invariant is not None:
+            # The invariant cut states early; explain in plain model terms if that is cheap.
+            try:
+                plain = search(model, key, entries, budget, max(100_000, 10 * work), use_invariant=False)
+            except WorkExceeded:
+                plain = None
+            if plain is not None and plain.failure is not None:
+                outcome.failure = plain.failure
+            else:
+                outcome.failure["unlinearizable"][0]["why"] += " (and no order fits the values read later)"
         outcome.reason = outcome.failure["unlinearizable"][0]["why"]
 
     outcome.peak_configs = len(memo)
@@ -363,9 +378,7 @@ def _explain(model: Model[Any], entries: Sequence[Entry], k: int, states_seen: s
         "prefix_states": [model.describe_state(s) for _, s in longest],
         "unlinearizable": [unlin],
         "window": {"start_time": min(times, default=0), "end_time": max(times, default=0), "ops": window_ops},
-        "pending_info_before_window": sum(
-            1 for e in entries if e.return_pos < 0 and e.invoke_pos < start
-        ),
+        "pending_info_before_window": sum(1 for e in entries if e.return_pos < 0 and e.invoke_pos < start),
     }
 
 

@@ -117,7 +117,7 @@ class KVModel(Model[str]):
         if f == "get":
             return (result.is_info or (result.value or "") == state), state
         if f == "put":
-            return True, call.value  # type: ignore[no-any-return]
+            return True, call.value
         return True, state + call.value
 
     def readonly(self, call: Op) -> bool:

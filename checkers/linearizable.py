@@ -162,7 +162,9 @@ def _key_json(key: Hashable) -> Any:
     return key if key is None or isinstance(key, str | int | float | bool) else str(key)
 
 
-def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budget, max_work: int = 0) -> Outcome | None:
+def _check_one(
+    model: Model[Any], key: Hashable, part: list[Entry], budget: Budget, max_work: int = 0
+) -> Outcome | None:
     """The outcome, or ``None`` if ``max_work`` was not enough."""
     try:
         return search(model, key, part, budget, max_work)

@@ -164,7 +164,7 @@ class WatchChecker:
         last = -1
         expected_from: int | None = None
         gap_excused = False
-        for inv, done in w.sessions:
+        for _inv, done in w.sessions:
             value = done.value
             start = int(value["from"])
             if w.low is None:

@@ -86,6 +86,9 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds the checkers may take; past it the verdict is unknown")
     p.add_argument("--check-memory-mb", type=_positive_int, default=d.check_memory_mb,
                    help="memory the linearizability search may use; past it the verdict is unknown")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a workload option (repeatable); VALUE is JSON (true, 3) or else a string, "
+                        "e.g. --option skip_event=true")
     p.add_argument("--replay", metavar="RUN_DIR", help="rerun a stored run with its config, seed and fault schedule")
 
 
@@ -110,7 +113,24 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         ops_per_key=args.ops_per_key, read_mode=args.read_mode, counter_mode=args.counter_mode, ttl=args.ttl,
         request_timeout=args.request_timeout, recovery_timeout=args.recovery_timeout,
         check_time_limit=args.check_time_limit, check_memory_mb=args.check_memory_mb,
+        options=_parse_options(args.option),
     )
+
+
+def _parse_options(items: Sequence[str]) -> dict[str, Any]:
+    """``["skip_event=true", "mode=x"]`` → ``{"skip_event": True, "mode": "x"}``; UsageError if malformed."""
+    import json
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option {item!r}: expected KEY=VALUE, e.g. --option skip_event=true")
+        try:
+            options[key.strip()] = json.loads(text)
+        except ValueError:
+            options[key.strip()] = text
+    return options
 
 
 def exit_code_for(valid: Any) -> int:

@@ -22,6 +22,8 @@ strings, and false booleans and zero values are left out.
 from __future__ import annotations
 
 import base64
+import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +144,8 @@ class EtcdClient:
             base_url=self.endpoint,
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout, pool=connect_timeout),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            transport=httpx.HTTPTransport(retries=0),
+            transport=httpx.HTTPTransport(retries=0, verify=_shared_ssl_context()),
+            verify=_shared_ssl_context(),
         )
 
     def close(self) -> None:
@@ -211,9 +214,30 @@ class EtcdClient:
     def lease_grant(self, ttl: int) -> int:
         return int(self.post("/v3/lease/grant", {"TTL": str(ttl)})["ID"])
 
-    def lease_keepalive_once(self, lease: int) -> int:
-        """Refresh a lease once; returns the TTL left (0 or less: the lease is gone)."""
-        out = self.post("/v3/lease/keepalive", {"ID": str(lease)})
+    def lease_keepalive_once(self, lease: int, *, timeout: float | None = None) -> int:
+        """Refresh a lease once; returns the TTL left (0 or less: the lease is gone).
+
+        The gateway maps the LeaseKeepAlive gRPC stream to a chunked POST: one JSON
+        line per keepalive response. Read the first line, then close the stream, so
+        the call is bounded by ``timeout`` even if the gateway keeps it open.
+        """
+        t = self.request_timeout if timeout is None else timeout
+        try:
+            with self._http.stream("POST", "/v3/lease/keepalive", json={"ID": str(lease)},
+                                   timeout=httpx.Timeout(t, connect=min(t, 1.0))) as resp:
+                first = next((line for line in resp.iter_lines() if line.strip()), "")
+                status = resp.status_code
+        except Exception as e:  # every failure is classified, none escapes raw
+            raise classify(e) from e
+        try:
+            out = json.loads(first)
+        except ValueError as e:
+            raise EtcdError(f"keepalive: HTTP {status} with a non-JSON body", definite=False, status=status) from e
+        if "error" in out and "result" not in out:
+            err = out["error"] if isinstance(out["error"], dict) else out
+            code = err.get("grpc_code", err.get("code"))
+            raise EtcdError(str(err.get("message") or err.get("error") or out), definite=code in _DEFINITE_GRPC_CODES,
+                            code=code if isinstance(code, int) else None, status=status)
         result = out.get("result", out)
         return int(result.get("TTL", 0))
 
@@ -270,6 +294,17 @@ class EtcdClient:
             raise EtcdError(f"v2: HTTP {resp.status_code}: {body.get('message', body)}", definite=False,
                             status=resp.status_code)
         return V2Response(resp.status_code, body, int(index) if index else None)
+
+
+_SSL_CONTEXT: list[ssl.SSLContext] = []
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """One SSL context for every client. httpx builds a new one per client otherwise, loading
+    the CA bundle each time (0.3 s of CPU under load), which starved lease keepalives."""
+    if not _SSL_CONTEXT:
+        _SSL_CONTEXT.append(ssl.create_default_context())
+    return _SSL_CONTEXT[0]
 
 
 def _gateway_json(resp: httpx.Response) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._errors import HistoryFormatError
-from harness._history import NEMESIS, History, Op, OpType
+from harness._history import NEMESIS, History, Op, OpType, Process
 
 FORMATS = ("jsonl", "edn", "jepsen-log", "auto")
 _TYPES = {"invoke": OpType.INVOKE, "ok": OpType.OK, "fail": OpType.FAIL, "info": OpType.INFO}
@@ -70,7 +70,7 @@ def detect_format(path: str, text: str) -> str:
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if not first:
         return "jsonl"  # empty: every reader gives an empty history
-    if first.startswith("{\""):
+    if first.startswith('{"'):
         return "jsonl"
     if first[0] in "{[(#":
         return "edn"
@@ -170,7 +170,7 @@ def parse_edn(path: str, text: str) -> list[tuple[Any, int]]:
     while pos < end:
         m = match(text, pos)
         if m is None:
-            raise HistoryFormatError(path, line, f"cannot read EDN at {text[pos:pos + 20]!r}")
+            raise HistoryFormatError(path, line, f"cannot read EDN at {text[pos : pos + 20]!r}")
         kind = m.lastgroup
         tok = m.group()
         tok_line = line
@@ -362,7 +362,7 @@ def _read_jepsen_log(path: str, text: str) -> tuple[list[Op], list[int]]:
         proc_s, typ, f, value_s = m.groups()
         if typ not in _TYPES:
             raise HistoryFormatError(path, n, f"type must be :invoke, :ok, :fail or :info, got :{typ}")
-        process: int | str
+        process: Process
         if proc_s.lstrip("-").isdigit():
             process = int(proc_s)
         elif proc_s in (":nemesis", "nemesis"):
@@ -379,6 +379,6 @@ def _read_jepsen_log(path: str, text: str) -> tuple[list[Op], list[int]]:
         op_type = _TYPES[typ]
         if op_type is OpType.FAIL and f == "read" and value == "timed-out":
             op_type = OpType.INFO  # a read whose result is unknown
-        ops.append(Op(type=op_type, f=f, value=value, process=process, index=len(ops)))  # type: ignore[arg-type]
+        ops.append(Op(type=op_type, f=f, value=value, process=process, index=len(ops)))
         lines.append(n)
     return ops, lines

@@ -167,6 +167,13 @@ class HistoryWriter:
         """Nanoseconds since the run's clock origin."""
         return time.monotonic_ns() - self._origin
 
+    def restart_clock(self) -> None:
+        """Make time 0 now (the runner calls it when the cluster is ready). Only before any op."""
+        with self._lock:
+            if self._ops:
+                raise RuntimeError("the clock can only restart before the first op is recorded")
+            self._origin = time.monotonic_ns()
+
     def record(self, op: Op) -> Op:
         """Stamp ``op`` with its index (and a time, if it has none) and append it."""
         with self._lock:

@@ -251,6 +251,7 @@ class Run:
             self.cluster.start()
             timing["cluster_start_s"] = round(self.cluster.started_in_s, 3)
             self.write_config()
+            self.writer.restart_clock()  # time 0 = the cluster is ready
             self.workload.setup(ctx)
             timing["ops_s"] = self.run_workers(ctx, with_nemesis=True)
         finally:

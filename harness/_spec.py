@@ -79,4 +79,6 @@ class TestSpec:
             if f.name == "nemesis":
                 value = ",".join(value) or "none"
             argv += [f"--{f.name.replace('_', '-')}", str(value)]
+        for key, value in self.options.items():
+            argv += ["--option", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
         return shlex.join(argv)

@@ -320,7 +320,8 @@ class _PlanReader:
     def nemesis(self, node: Node) -> tuple[str, ...]:
         """One nemesis value: ``partition``, ``partition+kill``, ``all``, ``none`` or a list to combine."""
         allowed = [*self.faults, "all", "none"]
-        hint = f"allowed: {', '.join(allowed)} (combine faults with '+', e.g. partition+kill)"
+        example = f", e.g. {self.faults[0]}+{self.faults[1]}" if len(self.faults) > 1 else ""
+        hint = f"allowed: {', '.join(allowed)} (combine faults with '+'{example})"
         raw = self.value(node)
         if isinstance(raw, str):
             names = [n.strip() for n in re.split(r"[+,]", raw) if n.strip()]
@@ -350,7 +351,8 @@ class _PlanReader:
         except yaml.YAMLError as e:
             raise PlanError(self.path, None, f"not valid YAML: {e}") from None
         if root is None:
-            raise PlanError(self.path, None, f"the plan is empty; it needs a 'tests:' list (keys: {', '.join(TOP_KEYS)})")
+            raise PlanError(self.path, None,
+                            f"the plan is empty; it needs a 'tests:' list (keys: {', '.join(TOP_KEYS)})")
         top = self.mapping(root, "the plan", TOP_KEYS)
         name = self.path.stem if self.path.suffix else "suite"
         if "name" in top:
@@ -545,7 +547,7 @@ def judge(entry: PlanEntry, outcome: RunOutcome, duration_s: float) -> EntryResu
 
 
 def _fmt_s(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     if seconds >= 60:
@@ -669,7 +671,7 @@ def run_entry(entry: PlanEntry, suite_dir: Path, progress: Progress, runner: Run
     except HarnessError as e:  # infrastructure: this entry has no verdict; the suite goes on
         return EntryResult(entry=entry, status="error", message=str(e).splitlines()[0], run_dir=_run_dir_of(spec),
                            duration_s=time.monotonic() - t0, detail=str(e))
-    except Exception as e:  # noqa: BLE001 - a harness bug in one entry must not lose the suite's results
+    except Exception as e:  # a harness bug in one entry must not lose the suite's results
         return EntryResult(entry=entry, status="error", message=f"internal error: {type(e).__name__}: {e}",
                            run_dir=_run_dir_of(spec), duration_s=time.monotonic() - t0,
                            detail=traceback.format_exc())
@@ -881,7 +883,7 @@ def check_images(plan: Plan) -> None:
     for image in sorted({e.spec.image for e in plan.entries}):
         try:
             client.images.get(image)
-        except Exception:  # noqa: BLE001 - not found or unreadable: either way it cannot run
+        except Exception:  # not found or unreadable: either way it cannot run
             missing.append(image)
     if missing:
         raise ImageMissing(f"{plan.path}: the plan needs image(s) that are not there: {', '.join(missing)}. "

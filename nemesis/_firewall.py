@@ -22,6 +22,7 @@ Backend, per node (:func:`detect_backend`):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nemesis._base import FaultNotApplied
@@ -68,42 +69,70 @@ def detect_backend(cluster: DockerCluster, node: Node) -> str:
     raise FaultNotApplied(f"{node.name} has neither a usable iptables nor tc; cannot filter packets")
 
 
+# -- inspection ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetState:
+    """What one node's namespace holds: filter-table lines per usable iptables variant, and qdiscs."""
+
+    filter_rules: dict[str, list[str]]  # "iptables-nft" / "iptables-legacy" -> `-save -t filter` lines
+    qdiscs: list[str]  # `tc qdisc show` lines, every device
+
+    def chain_variants(self, chain: str) -> list[str]:
+        """The variants in which ``chain`` exists."""
+        return [v for v, lines in self.filter_rules.items() if any(line.startswith(f":{chain} ") for line in lines)]
+
+    def jumps(self, variant: str, chain: str) -> int:
+        return sum(1 for line in self.filter_rules.get(variant, []) if line.strip() == f"-A INPUT -j {chain}")
+
+    def has_qdisc(self, fragment: str) -> bool:
+        return any(fragment in line for line in self.qdiscs)
+
+
+def inspect(cluster: DockerCluster, node: Node) -> NetState:
+    """One read of ``node``'s filter tables (both variants) and qdiscs: three execs."""
+    rules: dict[str, list[str]] = {}
+    for variant in IPTABLES_VARIANTS:
+        code, out = cluster.exec(node, [f"{variant}-save", "-t", "filter"], check=False)
+        if code == 0:
+            rules[variant] = [line for line in out.splitlines() if line and not line.startswith("#")]
+    code, out = cluster.exec(node, [TC, "qdisc", "show"], check=False)
+    return NetState(rules, out.splitlines() if code == 0 else [])
+
+
 # -- iptables -----------------------------------------------------------------------
 
 
 def iptables_drop_from(cluster: DockerCluster, node: Node, cmd: str, chain: str, sources: list[str],
                        probability: float | None = None) -> None:
     """Make ``node`` drop packets from each IP in ``sources`` (all, or with ``probability``)."""
-    cluster.exec(node, [cmd, "-w", "-N", chain], check=False)  # may exist already: fine
-    if not _ok(cluster, node, [cmd, "-w", "-C", "INPUT", "-j", chain]):
+    if _ok(cluster, node, [cmd, "-w", "-N", chain]) or not _ok(cluster, node, [cmd, "-w", "-C", "INPUT", "-j", chain]):
         cluster.exec(node, [cmd, "-w", "-I", "INPUT", "1", "-j", chain])
-    for ip in sources:
-        match = [] if probability is None else ["-m", "statistic", "--mode", "random",
-                                                "--probability", f"{probability:.4f}"]
-        cluster.exec(node, [cmd, "-w", "-A", chain, "-s", ip, *match, "-j", "DROP"])
+    match = [] if probability is None else ["-m", "statistic", "--mode", "random",
+                                            "--probability", f"{probability:.4f}"]
+    # A comma-separated source list: one exec, one rule per address.
+    cluster.exec(node, [cmd, "-w", "-A", chain, "-s", ",".join(sources), *match, "-j", "DROP"])
 
 
-def iptables_remove_chain(cluster: DockerCluster, node: Node, chain: str) -> None:
-    """Remove ``chain`` and every jump to it, in every iptables variant present. Idempotent."""
-    for cmd in (*IPTABLES_VARIANTS, "iptables"):
-        for _ in range(16):  # one jump per apply; a bound in case of a wedged binary
-            if not _ok(cluster, node, [cmd, "-w", "-D", "INPUT", "-j", chain]):
-                break
+def iptables_remove_chain(cluster: DockerCluster, node: Node, chain: str, state: NetState | None = None) -> None:
+    """Remove ``chain`` and every jump to it, in every variant that has it. Idempotent."""
+    state = state or inspect(cluster, node)
+    variants = state.chain_variants(chain)
+    if not state.filter_rules:  # no variant binaries: plain iptables, if any, blind
+        variants = ["iptables"] if _ok(cluster, node, ["iptables", "-w", "-L", chain, "-n"]) else []
+    for cmd in variants:
+        for _ in range(max(1, state.jumps(cmd, chain))):
+            cluster.exec(node, [cmd, "-w", "-D", "INPUT", "-j", chain], check=False)
         cluster.exec(node, [cmd, "-w", "-F", chain], check=False)
         cluster.exec(node, [cmd, "-w", "-X", chain], check=False)
 
 
-def iptables_leftovers(cluster: DockerCluster, node: Node) -> list[str]:
-    """Rules or chains of ours, or any rule in the filter table's INPUT, in any variant."""
-    found: list[str] = []
-    for cmd in IPTABLES_VARIANTS:
-        code, out = cluster.exec(node, [f"{cmd}-save", "-t", "filter"], check=False)
-        if code != 0:
-            continue
-        for line in out.splitlines():
-            if "ETCD-HARNESS" in line or line.startswith("-A INPUT"):
-                found.append(f"{node.name} {cmd}: {line.strip()}")
-    return found
+def iptables_leftovers(node: Node, state: NetState) -> list[str]:
+    """Chains of ours, or any rule in the filter table's INPUT, in any variant."""
+    return [f"{node.name} {variant}: {line.strip()}"
+            for variant, lines in state.filter_rules.items() for line in lines
+            if "ETCD-HARNESS" in line or line.startswith("-A INPUT")]
 
 
 # -- tc --------------------------------------------------------------------------------
@@ -111,9 +140,10 @@ def iptables_leftovers(cluster: DockerCluster, node: Node) -> list[str]:
 
 def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> None:
     """Make ``node`` send nothing to each IP in ``destinations`` (clsact egress + mirred to a down sink)."""
-    if not _ok(cluster, node, ["ip", "link", "show", SINK_DEVICE]):
+    state = inspect(cluster, node)
+    if not state.has_qdisc(f"dev {SINK_DEVICE} "):
         cluster.exec(node, ["ip", "link", "add", SINK_DEVICE, "type", "ifb"])  # left down: mirred drops
-    if "clsact" not in cluster.exec(node, [TC, "qdisc", "show", "dev", DEVICE])[1]:
+    if not state.has_qdisc("qdisc clsact "):
         cluster.exec(node, [TC, "qdisc", "add", "dev", DEVICE, "clsact"])
     for ip in destinations:
         cluster.exec(node, [TC, "filter", "add", "dev", DEVICE, "egress", "protocol", "ip", "pref", TC_FILTER_PREF,
@@ -121,19 +151,16 @@ def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> N
                             "action", "mirred", "egress", "redirect", "dev", SINK_DEVICE])
 
 
-def tc_remove(cluster: DockerCluster, node: Node) -> None:
-    """Remove the clsact qdisc (and its filters) and the sink device. Idempotent."""
-    cluster.exec(node, [TC, "qdisc", "del", "dev", DEVICE, "clsact"], check=False)
-    cluster.exec(node, ["ip", "link", "del", SINK_DEVICE], check=False)
+def tc_remove(cluster: DockerCluster, node: Node, state: NetState | None = None) -> None:
+    """Remove the clsact qdisc (and its filters) and the sink device, where present. Idempotent."""
+    state = state or inspect(cluster, node)
+    if state.has_qdisc("qdisc clsact "):
+        cluster.exec(node, [TC, "qdisc", "del", "dev", DEVICE, "clsact"], check=False)
+    if state.has_qdisc(f"dev {SINK_DEVICE} "):
+        cluster.exec(node, ["ip", "link", "del", SINK_DEVICE], check=False)
 
 
-def tc_leftovers(cluster: DockerCluster, node: Node) -> list[str]:
-    """Any qdisc on eth0 other than the default ``noqueue``, and our sink device."""
-    found: list[str] = []
-    code, out = cluster.exec(node, [TC, "qdisc", "show", "dev", DEVICE], check=False)
-    if code == 0:
-        found += [f"{node.name} tc: {line.strip()}" for line in out.splitlines()
-                  if line.strip() and not line.startswith("qdisc noqueue")]
-    if _ok(cluster, node, ["ip", "link", "show", SINK_DEVICE]):
-        found.append(f"{node.name}: device {SINK_DEVICE}")
-    return found
+def tc_leftovers(node: Node, state: NetState) -> list[str]:
+    """Any qdisc other than the defaults (``noqueue`` on eth0 and lo), and our sink device."""
+    return [f"{node.name} tc: {line.strip()}" for line in state.qdiscs
+            if line.strip() and not line.startswith("qdisc noqueue")]

@@ -95,8 +95,8 @@ class Pause(Fault):
             self.paused.append(node.name)
         not_stopped = [n.name for n in nodes if not self._wait_state(cluster, n, stopped=True)]
         if not_stopped:
-            raise FaultNotApplied(f"SIGSTOP sent, but etcd on {', '.join(not_stopped)} is not stopped "
-                                  f"after {self.verify_timeout:.0f} s", {"target": kind, "nodes": [n.name for n in nodes]})
+            raise FaultNotApplied(f"SIGSTOP sent, but etcd on {', '.join(not_stopped)} is not stopped after "
+                                  f"{self.verify_timeout:.0f} s", {"target": kind, "nodes": [n.name for n in nodes]})
         return {"target": kind, "nodes": [n.name for n in nodes], "verified": True,
                 "apply_s": round(time.monotonic() - t0, 3)}
 
@@ -148,6 +148,6 @@ class Pause(Fault):
                     cluster.resume(node)
                 elif status == "running":
                     cluster.container(node).kill(signal="SIGCONT")
-            except Exception:  # noqa: BLE001, S112 - heal must not raise; leftovers are checked separately
+            except Exception:  # heal must not raise; leftovers() checks what remains
                 continue
         self.paused = []

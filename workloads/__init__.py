@@ -6,10 +6,27 @@
 from __future__ import annotations
 
 from workloads._base import Client, Invocation, ProcessScript, Sleep, Workload, WorkloadContext
+from workloads.counter import CounterWorkload
+from workloads.folder import FolderWorkload
+from workloads.index import IndexWorkload
+from workloads.lock import LockEtcdSetWorkload, LockSetWorkload, LockWorkload
+from workloads.lock_v2 import LockV2SetWorkload, LockV2Workload
 from workloads.register import RegisterWorkload
+from workloads.ttl import TTLWorkload
+from workloads.watch import WatchWorkload
 
 WORKLOADS: dict[str, type[Workload]] = {
     "register": RegisterWorkload,
+    "lock": LockWorkload,
+    "lock-set": LockSetWorkload,
+    "lock-etcd-set": LockEtcdSetWorkload,
+    "lock-v2": LockV2Workload,
+    "lock-v2-set": LockV2SetWorkload,
+    "counter": CounterWorkload,
+    "watch": WatchWorkload,
+    "folder": FolderWorkload,
+    "index": IndexWorkload,
+    "ttl": TTLWorkload,
 }
 
 __all__ = ["WORKLOADS", "Client", "Invocation", "ProcessScript", "Sleep", "Workload", "WorkloadContext"]

@@ -83,6 +83,9 @@ class WatchClient:
         self.home = home
         self.request_timeout = request_timeout
         self.etcds = [EtcdClient(ep, request_timeout=request_timeout) for ep in endpoints]
+        # Watch streams get pools of their own: a stream holds its connection for the whole session.
+        self.streams = [httpx.Client(base_url=ep, transport=httpx.HTTPTransport(retries=0),
+                                     limits=httpx.Limits(max_connections=1)) for ep in endpoints]
         self.skip_nth = skip_nth  # canary: drop the n-th event this client receives (0: never)
         self.delivered = 0
 
@@ -122,15 +125,15 @@ class WatchClient:
     def _read(self, op: Op, api: str) -> Op:
         etcd = self.etcds[self.home]
         if api == "v3":
-            rev, kvs = etcd.get_prefix(V3_FOLDER)
-            return complete_ok(op, {"revision": rev, "kvs": {kv.key[len(V3_FOLDER):]: kv.value for kv in kvs}})
+            rev, found = etcd.get_prefix(V3_FOLDER)
+            return complete_ok(op, {"revision": rev, "kvs": {kv.key[len(V3_FOLDER):]: kv.value for kv in found}})
         r = etcd.v2("GET", V2_FOLDER, {"recursive": "true", "quorum": "true"})
         if r.status == 404:
             return complete_ok(op, {"revision": r.index, "kvs": {}})
         if r.status >= 400:
             return complete_fail(op, f"v2 {r.body.get('errorCode')}: {r.body.get('message')}")
-        nodes = r.body.get("node", {}).get("nodes", []) or []
-        kvs = {n["key"][len(V2_FOLDER):]: n.get("value") for n in nodes if not n.get("dir")}
+        children = r.body.get("node", {}).get("nodes", []) or []
+        kvs = {n["key"][len(V2_FOLDER):]: n.get("value") for n in children if not n.get("dir")}
         return complete_ok(op, {"revision": r.index, "kvs": kvs})
 
     # -- watch sessions ----------------------------------------------------------------
@@ -145,6 +148,10 @@ class WatchClient:
         if api == "v3":
             self._watch_v3(node, int(spec["from"]), idle, time.monotonic() + limit, session)
         else:
+            if catch_up:
+                # What "everything so far" means for a long-poll: the index now (v2 has no creation reply).
+                probe = self.etcds[node].v2("GET", V2_FOLDER, {"quorum": "true"})
+                session.extra["created_revision"] = probe.index or 0
             self._watch_v2(node, int(spec["from"]), idle, time.monotonic() + limit, session)
         if session.error and not session.events and not session.extra:
             return complete_fail(op, session.error)
@@ -160,7 +167,7 @@ class WatchClient:
     def _watch_v3(self, node: int, start: int, idle: float, deadline: float, session: _Session) -> None:
         body = {"create_request": {"key": b64(V3_FOLDER), "range_end": b64(prefix_end(V3_FOLDER)),
                                    "start_revision": str(start)}}
-        http = self.etcds[node]._http  # one pool per node; a stream holds one connection
+        http = self.streams[node]
         timeout = httpx.Timeout(idle, connect=1.0, pool=1.0)
         try:
             with http.stream("POST", "/v3/watch", json=body, timeout=timeout) as resp:
@@ -210,7 +217,7 @@ class WatchClient:
                             timeout=min(left, idle))
             except EtcdError as e:
                 if e.is_timeout:
-                    session.stop = f"cut off: no event for {min(left, idle):.3g} s"
+                    session.stop = f"cut off: no event for {idle:g} s" if left > idle else "session time limit"
                     return
                 session.fail(str(e))
                 return
@@ -233,6 +240,8 @@ class WatchClient:
     def close(self) -> None:
         for etcd in self.etcds:
             etcd.close()
+        for stream in self.streams:
+            stream.close()
 
 
 class _Session:
@@ -258,7 +267,7 @@ class WatchWorkload(Workload):
         self.apis: list[str] = ["v3"]
         self._lock = threading.Lock()
         self.resume: dict[str, int] = {}  # watcher → the next revision it must see
-        self.watchers = max(2, spec.concurrency // 3)
+        self.watchers = max(2, spec.concurrency // 2)
         self._nodes = 1
 
     def setup(self, ctx: WorkloadContext) -> None:

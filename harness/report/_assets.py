@@ -8,7 +8,7 @@ the table of ``index.html``. Both set ``data-report="rendered"`` on ``<html>``
 when done.
 """
 
-# ruff: noqa: E501, RUF001
+# ruff: noqa: E501
 
 STYLE = r"""
 :root { --ok: #2e9d57; --fail: #e0457b; --info: #f0a020; --muted: #666; --line: #e3e3e3; }
@@ -40,7 +40,7 @@ th { color: var(--muted); font-weight: 600; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 6px; font-size: 12px; align-items: center; }
 .toggle, .band-key { display: inline-flex; gap: 5px; align-items: center; cursor: pointer; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
-.leader-swatch { background: linear-gradient(90deg, #1f77b4, #ff7f0e, #2ca02c); }
+.leader-swatch { background: linear-gradient(90deg, #1f77b4, #ff7f0e, #2ca02c); height: 5px; }
 .tools { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0 8px; font-size: 12px; }
 .tools input[type=number] { width: 80px; }
 .tools .sep { width: 12px; }
@@ -91,7 +91,7 @@ tr.bad-row td { background: #ffeef3; }
 .overlap { fill: rgba(224, 69, 123, .18); stroke: rgba(200, 0, 0, .5); }
 .tick { font-size: 10px; fill: #666; }
 .seg-label { font-size: 11px; fill: #fff; font-weight: 700; pointer-events: none; }
-.leader-line { stroke: #222; stroke-width: 3; }
+.leader-line { stroke-width: 4; }
 .change-mark { fill: #222; }
 .logs li { margin: 4px 0; }
 .excerpt { max-height: 260px; overflow: auto; }
@@ -202,9 +202,9 @@ SCRIPT = r"""
   function opDescription(k) {
     const lines = ['op ' + opIndex[k] + ' · process ' + D.procs[O.p[k]] + ' · ' + opType(k),
       opLabel(k)];
-    if (O.k[k] >= 0) lines.push('key ' + D.strs[O.k[k]]);
+    if (O.k[k] > 0) lines.push('key ' + D.strs[O.k[k] - 1]);
     lines.push('invoked at ' + secs(opStart[k]) + (opDur[k] >= 0 ? ', took ' + dur(opDur[k]) : ', never completed'));
-    if (O.e[k] >= 0) lines.push('error: ' + D.strs[O.e[k]]);
+    if (O.e[k] > 0) lines.push('error: ' + D.strs[O.e[k] - 1]);
     return lines.join('\n');
   }
   function findOp(index) { // position of the op invoked at history index `index`, or -1
@@ -1031,7 +1031,7 @@ SCRIPT = r"""
     const holder = el('div', { class: 'chart-box cluster-box' });
     const brush = el('div', { class: 'brush' }); brush.hidden = true;
     root.appendChild(holder);
-    const rowH = 24, top = 30;
+    const rowH = 28, top = 30;
     // leader segments: each observation holds until the next one
     const segs = [];
     for (let i = 0; i < obs.length; i++) {
@@ -1046,8 +1046,8 @@ SCRIPT = r"""
       const clampX = t => Math.max(ML, Math.min(W - MR, x(t)));
       const rows = ['leader'].concat(nodes);
       rows.forEach((r, i) => {
-        svg.appendChild(sv('text', { x: 4, y: top + i * rowH + 16, class: 'lane-label' }, r));
-        svg.appendChild(sv('line', { x1: ML, x2: W - MR, y1: top + i * rowH + rowH / 2, y2: top + i * rowH + rowH / 2, class: 'lane' }));
+        svg.appendChild(sv('text', { x: 4, y: top + i * rowH + 15, class: 'lane-label' }, r));
+        svg.appendChild(sv('line', { x1: ML, x2: W - MR, y1: top + i * rowH + rowH - 1, y2: top + i * rowH + rowH - 1, class: 'lane' }));
       });
       for (const b of D.nemesis.bands) {
         if (b.e / 1000 < view.s || b.s / 1000 > view.e) continue;
@@ -1057,19 +1057,23 @@ SCRIPT = r"""
       for (const s of D.nemesis.nodeSpans) {
         const i = nodes.indexOf(s.node);
         if (i < 0 || s.e / 1000 < view.s || s.s / 1000 > view.e) continue;
-        const r = sv('rect', { x: clampX(s.s / 1000), y: top + (i + 1) * rowH + 5, width: Math.max(clampX(s.e / 1000) - clampX(s.s / 1000), 2), height: rowH - 10, fill: kindColor(s.kind), opacity: 0.75, rx: 2 });
+        const r = sv('rect', { x: clampX(s.s / 1000), y: top + (i + 1) * rowH + 4, width: Math.max(clampX(s.e / 1000) - clampX(s.s / 1000), 2), height: rowH - 12, fill: kindColor(s.kind), opacity: 0.75, rx: 2 });
         tip(r, s.node + ': ' + s.kind + ' from ' + secs(s.s / 1000) + ' to ' + (s.open ? 'the end (never healed in the history)' : secs(s.e / 1000)));
         svg.appendChild(r);
       }
       segs.forEach((g, j) => {
         if (g.e < view.s || g.s > view.e) return;
         const x0 = clampX(g.s), x1 = clampX(g.e);
-        const r = sv('rect', { x: x0, y: top + 5, width: Math.max(x1 - x0, 1), height: rowH - 10, fill: g.leader === null ? '#ddd' : nodeColor(g.leader), rx: 2 });
+        const r = sv('rect', { x: x0, y: top + 4, width: Math.max(x1 - x0, 1), height: rowH - 12, fill: g.leader === null ? '#ddd' : nodeColor(g.leader), rx: 2 });
         tip(r, (g.leader === null ? 'no leader' : 'leader ' + g.leader) + ' from ' + secs(g.s) + ' to ' + secs(g.e));
         svg.appendChild(r);
         if (x1 - x0 > 24) svg.appendChild(sv('text', { x: x0 + 4, y: top + 16, class: 'seg-label' }, g.leader === null ? 'none' : g.leader));
         const i = g.leader === null ? -1 : nodes.indexOf(g.leader);
-        if (i >= 0) svg.appendChild(sv('line', { x1: x0, x2: x1, y1: top + (i + 1) * rowH + rowH - 3, y2: top + (i + 1) * rowH + rowH - 3, class: 'leader-line' }));
+        if (i >= 0) {
+          const ln = sv('line', { x1: x0, x2: x1, y1: top + (i + 1) * rowH + 23, y2: top + (i + 1) * rowH + 23, class: 'leader-line', stroke: nodeColor(g.leader) });
+          tip(ln, g.leader + ' is the leader from ' + secs(g.s) + ' to ' + secs(g.e));
+          svg.appendChild(ln);
+        }
         if (j > 0) {
           const m = sv('path', { d: 'M' + (x0 - 5) + ',' + (top - 10) + 'L' + (x0 + 5) + ',' + (top - 10) + 'L' + x0 + ',' + (top - 2) + 'Z', class: 'change-mark' });
           tip(m, 'leader change at ' + secs(g.s) + ': ' + (segs[j - 1].leader ?? 'none') + ' → ' + (g.leader ?? 'none'));

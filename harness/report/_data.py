@@ -42,8 +42,13 @@ _CLOSERS = {"restart": "kill", "start": "kill", "resume": "pause"}
 
 def short_text(value: Any, limit: int = MAX_TEXT) -> str:
     """A value as compact text (JSON for non-strings), cut to ``limit`` characters."""
+    text: str
+    if type(value) is int:  # the common case, fast: register values, indexes
+        return str(value)
     if isinstance(value, str):
         text = value
+    elif value is None:
+        return "null"
     else:
         try:
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -54,6 +59,8 @@ def short_text(value: Any, limit: int = MAX_TEXT) -> str:
 
 def describe_value(f: str, value: Any) -> str:
     """How an op's value reads in a chart label: ``cas`` ``[1, 4]`` as ``1→4``."""
+    if type(value) is int:
+        return str(value)
     if f == "cas" and isinstance(value, list | tuple) and len(value) == 2:
         return f"{short_text(value[0], 40)}→{short_text(value[1], 40)}"
     if value is None:
@@ -159,8 +166,9 @@ def _ops_columns(pairs: list[_Pair], strings: _Interner) -> tuple[dict[str, list
         cols["d"].append(-1 if done is None else max(done.time // 1000 - start, 0))
         cols["v"].append(strings(describe_value(inv.f, pair.shown_value)))
         error = done.error if done is not None else None
-        cols["e"].append(-1 if error is None else strings(short_text(error, 300)))
-        cols["k"].append(-1 if inv.key is None else strings(short_text(inv.key, 60)))
+        # string-table index + 1, so that "none" is the one-character 0
+        cols["e"].append(0 if error is None else strings(short_text(error, 300)) + 1)
+        cols["k"].append(0 if inv.key is None else strings(short_text(inv.key, 60)) + 1)
     return cols, fs.table, procs.table
 
 
@@ -182,7 +190,8 @@ def _as_dict(x: Any) -> dict[str, Any]:
 
 
 def _nodes_of(info: Mapping[str, Any]) -> list[str]:
-    nodes = info.get("nodes")
+    """The nodes a fault hit. A partition that names its ``isolated`` side is drawn on that side only."""
+    nodes = info.get("isolated", info.get("nodes"))
     if isinstance(nodes, list):
         return [str(n) for n in nodes]
     if isinstance(nodes, str):
@@ -232,9 +241,8 @@ def _nemesis(ops: list[Op], end_us: int) -> dict[str, Any]:
                     node_spans.append(span)
         elif role == "close":
             closing_at = ev["e"] if ev["e"] is not None else ev["s"]
-            band = open_band.pop(kind, None)
-            if band is not None:
-                band["e"] = closing_at
+            if kind in open_band:
+                open_band.pop(kind)["e"] = closing_at
             closed = [n for (k, n) in open_nodes if k == kind and (not ev["nodes"] or n in ev["nodes"])]
             for n in closed:
                 open_nodes.pop((kind, n))["e"] = closing_at

@@ -87,14 +87,17 @@ def _summarise(root: Path, run_dir: Path) -> RunSummary:
     if not isinstance(ops, int) or isinstance(ops, bool):
         ops = _count_invocations(run_dir / "history.jsonl") if (run_dir / "history.jsonl").exists() else None
     nemesis = config.get("nemesis")
-    duration = config.get("duration_s")
+    timing = (results or {}).get("timing")
+    duration = config.get("duration_s", timing.get("total_s") if isinstance(timing, dict) else None)
     started = _started(config, run_dir)
     return RunSummary(
         relpath=run_dir.relative_to(root).as_posix(),
         name=short_text(config.get("name") or run_dir.parent.name, 120),
         verdict=verdict_word(results.get("valid")) if results is not None else "unknown",
         workload=short_text(config.get("workload") or "?", 60),
-        nemesis=", ".join(short_text(n, 40) for n in nemesis) if isinstance(nemesis, list) else short_text(nemesis or "none", 80),
+        nemesis=", ".join(short_text(n, 40) for n in nemesis)
+        if isinstance(nemesis, list)
+        else short_text(nemesis or "none", 80),
         started=started,
         started_text=_dt.datetime.fromtimestamp(started, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if started else "?",
         duration=f"{duration:.1f} s" if isinstance(duration, int | float) and not isinstance(duration, bool) else "?",
@@ -124,7 +127,9 @@ def render_index(root: Path) -> str:
     rows = []
     for r in runs:
         href = urllib.parse.quote(r.relpath + "/" + (REPORT_NAME if r.has_report else ""))
-        link = f'<a href="{esc(href)}">{esc(r.name)}</a>' + ("" if r.has_report else ' <span class="muted">(no report)</span>')
+        link = f'<a href="{esc(href)}">{esc(r.name)}</a>' + (
+            "" if r.has_report else ' <span class="muted">(no report)</span>'
+        )
         rows.append(
             f'<tr data-verdict="{esc(r.verdict)}" data-workload="{esc(r.workload)}">'
             f'<td><span class="badge {esc(r.verdict)}">{esc(r.verdict)}</span></td>'
@@ -137,7 +142,7 @@ def render_index(root: Path) -> str:
     counts = {v: sum(1 for r in runs if r.verdict == v) for v in ("valid", "invalid", "unknown")}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no runs yet"
     body = (
-        f"<table id=\"runs\"><thead><tr><th>verdict</th><th>run</th><th>workload</th><th>nemesis</th>"
+        f'<table id="runs"><thead><tr><th>verdict</th><th>run</th><th>workload</th><th>nemesis</th>'
         f"<th>started (UTC)</th><th>duration</th><th>ops</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if runs
         else '<p class="muted">No runs in this directory yet.</p>'
@@ -149,12 +154,13 @@ def render_index(root: Path) -> str:
             f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(INDEX_SCRIPT))}">',
             "<title>etcd-harness runs</title>",
             f"<style>{STYLE}{_INDEX_STYLE}</style></head><body>",
-            f"<header><h1>etcd-harness runs</h1><div class=\"muted\">{len(runs)} runs: {esc(summary)}</div></header>",
+            f'<header><h1>etcd-harness runs</h1><div class="muted">{len(runs)} runs: {esc(summary)}</div></header>',
             "<main><section>",
             '<div id="filters" hidden><label>verdict <select id="filter-verdict"><option value="">any</option>'
             '<option value="invalid">invalid</option><option value="unknown">unknown</option>'
             '<option value="valid">valid</option></select></label>'
-            f'<label>workload <select id="filter-workload"><option value="">any</option>{workload_options}</select></label>'
+            '<label>workload <select id="filter-workload"><option value="">any</option>'
+            f"{workload_options}</select></label>"
             '<label>text <input id="filter-text" type="search" placeholder="name, nemesis…"></label>'
             '<span id="filter-count" class="muted"></span></div>',
             body,

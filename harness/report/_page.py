@@ -62,8 +62,11 @@ def _badge(valid: Any) -> str:
 def _one_sentence(reason: Any, valid: Any) -> str:
     text = " ".join(str(reason).split()) if reason else ""
     if not text:
-        return {"valid": "No problem found.", "invalid": "Invalid (the checker gave no reason).",
-                "unknown": "Could not decide (the checker gave no reason)."}[verdict_word(valid)]
+        return {
+            "valid": "No problem found.",
+            "invalid": "Invalid (the checker gave no reason).",
+            "unknown": "Could not decide (the checker gave no reason).",
+        }[verdict_word(valid)]
     return short_text(text, 400)
 
 
@@ -90,8 +93,10 @@ def _header(run: RunFiles, payload: dict[str, Any]) -> str:
     facts = []
     if config.get("started_at"):
         facts.append(f"started {esc(short_text(config['started_at'], 60))}")
-    if config.get("duration_s") is not None:
-        facts.append(f"ran {esc(_seconds(config['duration_s']))}")
+    timing = (results or {}).get("timing")
+    duration = config.get("duration_s", timing.get("total_s") if isinstance(timing, dict) else None)
+    if duration is not None:
+        facts.append(f"ran {esc(_seconds(duration))}")
     facts.append(f"{payload['opsTotal']} client ops")
     facts.append(f"{len(payload['nemesis']['events'])} nemesis ops")
     return (
@@ -109,8 +114,10 @@ def _verdict_section(run: RunFiles) -> str:
     rows = []
     results = run.results
     if results is None:
-        rows.append(f"<tr><td>{_badge(None)}</td><td>run</td>"
-                    "<td class=\"reason\">There is no results.json, so nothing was checked.</td></tr>")
+        rows.append(
+            f"<tr><td>{_badge(None)}</td><td>run</td>"
+            '<td class="reason">There is no results.json, so nothing was checked.</td></tr>'
+        )
     else:
         checkers = results.get("checkers")
         if isinstance(checkers, dict) and checkers:
@@ -122,16 +129,15 @@ def _verdict_section(run: RunFiles) -> str:
                     f'<td class="reason">{esc(_one_sentence(res.get("reason"), valid))}</td></tr>'
                 )
         else:
-            rows.append(f"<tr><td>{_badge(results.get('valid'))}</td><td>run</td>"
-                        "<td class=\"reason\">results.json names no checkers.</td></tr>")
+            rows.append(
+                f"<tr><td>{_badge(results.get('valid'))}</td><td>run</td>"
+                '<td class="reason">results.json names no checkers.</td></tr>'
+            )
     problems = ""
     if run.problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in run.problems)
         problems = f'<div class="problems"><b>Missing or unreadable:</b><ul>{items}</ul></div>'
-    return (
-        '<section id="verdict"><h2>Verdict</h2>'
-        f'<table class="verdicts">{"".join(rows)}</table>{problems}</section>'
-    )
+    return f'<section id="verdict"><h2>Verdict</h2><table class="verdicts">{"".join(rows)}</table>{problems}</section>'
 
 
 def _config_section(run: RunFiles) -> str:
@@ -139,13 +145,12 @@ def _config_section(run: RunFiles) -> str:
     if not config:
         return '<section id="config"><h2>Configuration</h2><p class="muted">config.json is missing.</p></section>'
     rows = []
-    keys = [k for k in _CONFIG_LABELS if k in config] + [k for k in config if k not in _CONFIG_LABELS and k != "command"]
+    keys = [k for k in _CONFIG_LABELS if k in config] + [
+        k for k in config if k not in _CONFIG_LABELS and k != "command"
+    ]
     for key in keys:
         value = config[key]
-        if isinstance(value, dict):
-            shown = f"<code>{esc(short_text(value, 400))}</code>"
-        else:
-            shown = _config_value(key, value)
+        shown = f"<code>{esc(short_text(value, 400))}</code>" if isinstance(value, dict) else _config_value(key, value)
         rows.append(f"<tr><th>{esc(_CONFIG_LABELS.get(key, key))}</th><td>{shown}</td></tr>")
     command = config.get("command")
     if isinstance(command, list):
@@ -155,10 +160,7 @@ def _config_section(run: RunFiles) -> str:
         if command
         else '<p class="muted">config.json records no command to reproduce this run.</p>'
     )
-    return (
-        '<section id="config"><h2>Configuration</h2>'
-        f'<table class="kv">{"".join(rows)}</table>{reproduce}</section>'
-    )
+    return f'<section id="config"><h2>Configuration</h2><table class="kv">{"".join(rows)}</table>{reproduce}</section>'
 
 
 def _fmt_us(t: Any) -> str:
@@ -175,25 +177,30 @@ def _cluster_section(payload: dict[str, Any]) -> str:
         outcome = f'<span class="badge invalid">error</span> {esc(ev["err"])}' if ev["err"] else esc(ev["info"])
         rows.append(
             f"<tr><td>{esc(_fmt_us(ev['s']))}</td><td>{esc(_fmt_us(ev['e']))}</td><td>{esc(ev['f'])}</td>"
-            f"<td>{esc(', '.join(ev['nodes']))}</td><td>{esc(leader)}</td><td class=\"mono\">{outcome}</td></tr>"
+            f'<td>{esc(", ".join(ev["nodes"]))}</td><td>{esc(leader)}</td><td class="mono">{outcome}</td></tr>'
         )
-    more = f"<p class=\"muted\">{len(events) - MAX_NEMESIS_ROWS} more in history.jsonl.</p>" if len(events) > MAX_NEMESIS_ROWS else ""
+    more = (
+        f'<p class="muted">{len(events) - MAX_NEMESIS_ROWS} more in history.jsonl.</p>'
+        if len(events) > MAX_NEMESIS_ROWS
+        else ""
+    )
     table = (
         f"<details><summary>Nemesis ops ({len(events)})</summary><table><tr><th>invoked</th><th>completed</th>"
-        f"<th>f</th><th>nodes</th><th>leader before → after</th><th>outcome</th></tr>{''.join(rows)}</table>{more}</details>"
+        "<th>f</th><th>nodes</th><th>leader before → after</th><th>outcome</th></tr>"
+        f"{''.join(rows)}</table>{more}</details>"
         if events
         else '<p class="muted">The nemesis did nothing in this run.</p>'
     )
     return (
-        '<section id="cluster"><h2>Leader changes and node events</h2>'
-        '<div id="cluster-body"></div>'
-        f"{table}</section>"
+        f'<section id="cluster"><h2>Leader changes and node events</h2><div id="cluster-body"></div>{table}</section>'
     )
 
 
 def _logs_section(run: RunFiles) -> str:
     if not run.node_logs:
-        return '<section id="logs"><h2>Node logs</h2><p class="muted">No node logs were saved for this run.</p></section>'
+        return (
+            '<section id="logs"><h2>Node logs</h2><p class="muted">No node logs were saved for this run.</p></section>'
+        )
     items = []
     for log in run.node_logs:
         href = urllib.parse.quote(log.relpath)
@@ -217,7 +224,9 @@ def _details_section(run: RunFiles) -> str:
     parts = []
     stats = results.get("stats")
     if isinstance(stats, dict) and stats:
-        rows = "".join(f"<tr><th>{esc(short_text(k, 80))}</th><td>{esc(short_text(v, 300))}</td></tr>" for k, v in stats.items())
+        rows = "".join(
+            f"<tr><th>{esc(short_text(k, 80))}</th><td>{esc(short_text(v, 300))}</td></tr>" for k, v in stats.items()
+        )
         parts.append(f'<h3>Stats</h3><table class="kv">{rows}</table>')
     checkers = results.get("checkers")
     if isinstance(checkers, dict):
@@ -226,7 +235,8 @@ def _details_section(run: RunFiles) -> str:
             if len(text) > MAX_DETAILS_CHARS:
                 text = text[:MAX_DETAILS_CHARS] + "\n… (cut; the rest is in results.json)"
             parts.append(
-                f"<details><summary>{esc(short_text(name, 80))}: checker output</summary><pre>{esc(text)}</pre></details>"
+                f"<details><summary>{esc(short_text(name, 80))}: checker output</summary>"
+                f"<pre>{esc(text)}</pre></details>"
             )
     if not parts:
         return ""
@@ -239,7 +249,7 @@ def _checker_sections(payload: dict[str, Any], run: RunFiles) -> tuple[list[str]
     if payload["linear"]:
         failures = sum(len(c["failures"]) for c in payload["linear"])
         intro = (
-            "<p class=\"muted\">Each failing window: one row per process, each op a bar from call to return "
+            '<p class="muted">Each failing window: one row per process, each op a bar from call to return '
             "(bars ordered by call/return events, like Porcupine). Numbered dots are the longest linearizable "
             "order; the op outlined in red cannot be placed after it. Step through to see the model state.</p>"
             if failures
@@ -267,8 +277,15 @@ def render_report(run: RunFiles) -> str:
     """The whole page as a string."""
     payload = build_payload(run)
     checker_html, checker_nav = _checker_sections(payload, run)
-    nav = [("verdict", "Verdict"), ("config", "Configuration"), ("perf", "Latency"), ("timeline", "Timeline"),
-           *checker_nav, ("cluster", "Cluster"), ("logs", "Node logs")]
+    nav = [
+        ("verdict", "Verdict"),
+        ("config", "Configuration"),
+        ("perf", "Latency"),
+        ("timeline", "Timeline"),
+        *checker_nav,
+        ("cluster", "Cluster"),
+        ("logs", "Node logs"),
+    ]
     name = run.config.get("name") or run.run_dir.name
     overall = verdict_word((run.results or {}).get("valid"))
     omitted = (
@@ -281,7 +298,7 @@ def render_report(run: RunFiles) -> str:
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return "".join(
         [
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(SCRIPT))}">',
             f"<title>{esc(overall)} · {esc(short_text(name, 120))} · etcd-harness</title>",
@@ -297,7 +314,8 @@ def render_report(run: RunFiles) -> str:
             f'{omitted}<div id="perf-charts"></div></section>',
             '<section id="timeline"><h2>Timeline</h2><p class="muted">One column per process, time flowing down; '
             "each box is an op from call to return (green ok, pink fail, orange info, dashed never completed). "
-            'Hover a box for details. Pages of 300 ops; jump to the next fail/info op.</p><div id="timeline-body"></div></section>',
+            "Hover a box for details. Pages of 300 ops; jump to the next fail/info op.</p>"
+            '<div id="timeline-body"></div></section>',
             *checker_html,
             _cluster_section(payload),
             _logs_section(run),

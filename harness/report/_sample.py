@@ -53,8 +53,19 @@ def make_sample_run(
         start_f, stop_f = kinds[k % len(kinds)]
         victim = rng.choice(node_names)
         new_leader = rng.choice([n for n in node_names if n != victim]) if victim == leader else leader
-        events.append((t, start_f, {"nodes": [victim], "leader_before": leader, "leader_after": new_leader,
-                                    "verified": True, **({"note": tag} if tag else {})}))
+        events.append(
+            (
+                t,
+                start_f,
+                {
+                    "nodes": [victim],
+                    "leader_before": leader,
+                    "leader_after": new_leader,
+                    "verified": True,
+                    **({"note": tag} if tag else {}),
+                },
+            )
+        )
         if new_leader != leader:
             leaders.append((t + int(0.3e9), None))
             leaders.append((t + int(1.2e9), new_leader))
@@ -80,7 +91,9 @@ def make_sample_run(
         process = next_process[thread]
         key = f"r{rng.randrange(5)}"
         f = rng.choice(["read", "read", "write", "cas"])
-        invoke_value: Any = None if f == "read" else rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)]
+        invoke_value: Any = (
+            None if f == "read" else rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)]
+        )
         roll = rng.random()
         kind = OpType.OK if roll < 0.93 else OpType.FAIL if roll < 0.975 else OpType.INFO
         if kind is OpType.INFO:
@@ -98,9 +111,17 @@ def make_sample_run(
         elif kind is OpType.INFO:
             error = "timeout after 2 s" + tag
         history.append(Op(type=OpType.INVOKE, f=f, process=process, time=start, key=key + tag, value=invoke_value))
-        history.append(Op(type=kind, f=f, process=process, time=start + latency, key=key + tag,
-                          value=(tag or result_value) if (hostile and f == "read" and n % 50 == 0) else result_value,
-                          error=error))
+        history.append(
+            Op(
+                type=kind,
+                f=f,
+                process=process,
+                time=start + latency,
+                key=key + tag,
+                value=(tag or result_value) if (hostile and f == "read" and n % 50 == 0) else result_value,
+                error=error,
+            )
+        )
         free_at[thread] = start + latency + int(per_op * 0.2)
         if kind is OpType.INFO:
             next_process[thread] = process + concurrency
@@ -173,8 +194,7 @@ def _linear_failure(history: list[Op], rng: random.Random, tag: str) -> dict[str
         return {"valid": True, "reason": "", "failures": [], "partitions": 0, "checked": 0}
     bad = reads[0]
     key = pairs[bad].key
-    window = [i for i, inv in pairs.items() if inv.key == key and inv.time <= pairs[bad].time][-7:] + [bad]
-    window = sorted(set(window))
+    window = sorted({*[i for i, inv in pairs.items() if inv.key == key and inv.time <= pairs[bad].time][-7:], bad})
     prefix = [i for i in window if i != bad and (i not in done or not done[i].is_fail)]
     states: list[str] = []
     state: Any = None
@@ -189,9 +209,15 @@ def _linear_failure(history: list[Op], rng: random.Random, tag: str) -> dict[str
 
     def wop(i: int) -> dict[str, Any]:
         inv, c = pairs[i], done.get(i)
-        return {"index": i, "process": inv.process, "f": inv.f, "value": (c.value if c is not None and c.is_ok else inv.value),
-                "type": "info" if c is None else c.type.value, "invoke_time": inv.time,
-                "complete_time": None if c is None or c.is_info else c.time}
+        return {
+            "index": i,
+            "process": inv.process,
+            "f": inv.f,
+            "value": (c.value if c is not None and c.is_ok else inv.value),
+            "type": "info" if c is None else c.type.value,
+            "invoke_time": inv.time,
+            "complete_time": None if c is None or c.is_info else c.time,
+        }
 
     bad_op = {**wop(bad), "value": 7, "why": why}
     window_ops = [wop(i) if i != bad else {**wop(bad), "value": 7} for i in window]
@@ -201,14 +227,19 @@ def _linear_failure(history: list[Op], rng: random.Random, tag: str) -> dict[str
         "partitions": 5,
         "checked": 5,
         "time_s": round(rng.random(), 3),
-        "failures": [{
-            "key": key,
-            "longest_prefix": prefix,
-            "prefix_states": states,
-            "unlinearizable": [bad_op],
-            "window": {"start_time": min(o["invoke_time"] for o in window_ops),
-                       "end_time": max(o["complete_time"] or o["invoke_time"] for o in window_ops), "ops": window_ops},
-        }],
+        "failures": [
+            {
+                "key": key,
+                "longest_prefix": prefix,
+                "prefix_states": states,
+                "unlinearizable": [bad_op],
+                "window": {
+                    "start_time": min(o["invoke_time"] for o in window_ops),
+                    "end_time": max(o["complete_time"] or o["invoke_time"] for o in window_ops),
+                    "ops": window_ops,
+                },
+            }
+        ],
         "unknown": [],
     }
 
@@ -225,16 +256,35 @@ def _mutex_details(node_names: list[str], end_ns: int, rng: random.Random) -> di
     violations = []
     if len(holds) > 10:
         a = holds[len(holds) // 2]
-        b = {"process": (a["process"] + 1) % 5, "start_time": a["start_time"] + int(0.1e9),
-             "end_time": None, "open_ended": True}
+        b = {
+            "process": (a["process"] + 1) % 5,
+            "start_time": a["start_time"] + int(0.1e9),
+            "end_time": None,
+            "open_ended": True,
+        }
         holds.append(b)
-        violations.append({
-            "holders": [{"process": a["process"], "acquire_index": 10, "start_time": a["start_time"], "end_time": a["end_time"]},
-                        {"process": b["process"], "acquire_index": 12, "start_time": b["start_time"], "end_time": None}],
-            "overlap_start": b["start_time"], "overlap_end": a["end_time"], "ttl_s": 2,
-        })
-    return {"valid": not violations, "reason": "two processes held the lock at once" if violations else "",
-            "violations": violations, "holds": holds}
+        violations.append(
+            {
+                "holders": [
+                    {
+                        "process": a["process"],
+                        "acquire_index": 10,
+                        "start_time": a["start_time"],
+                        "end_time": a["end_time"],
+                    },
+                    {"process": b["process"], "acquire_index": 12, "start_time": b["start_time"], "end_time": None},
+                ],
+                "overlap_start": b["start_time"],
+                "overlap_end": a["end_time"],
+                "ttl_s": 2,
+            }
+        )
+    return {
+        "valid": not violations,
+        "reason": "two processes held the lock at once" if violations else "",
+        "violations": violations,
+        "holds": holds,
+    }
 
 
 def _counter_details(end_ns: int, rng: random.Random) -> dict[str, Any]:
@@ -245,6 +295,12 @@ def _counter_details(end_ns: int, rng: random.Random) -> dict[str, Any]:
         value += rng.randrange(3)
         lower, upper = value, value + rng.randrange(4)
         seen = rng.randint(lower, upper) if i != 250 else upper + 3
-        reads.append({"index": i * 3, "time": t, "value": seen, "lower": lower, "upper": upper, "ok": lower <= seen <= upper})
-    return {"valid": all(r["ok"] for r in reads), "reason": "1 read outside its bounds", "reads": reads,
-            "final": {"value": value}}
+        reads.append(
+            {"index": i * 3, "time": t, "value": seen, "lower": lower, "upper": upper, "ok": lower <= seen <= upper}
+        )
+    return {
+        "valid": all(r["ok"] for r in reads),
+        "reason": "1 read outside its bounds",
+        "reads": reads,
+        "final": {"value": value},
+    }

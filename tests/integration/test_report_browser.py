@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from harness.report import write_index, write_report
 from harness.report import _page as report_page
+from harness.report import write_index, write_report
 from harness.report._sample import HOSTILE, make_sample_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,8 +115,18 @@ class Browser:
     def __init__(self, binary: str, profile: Path, timeout: float = 30.0) -> None:
         self.timeout = timeout
         self.proc = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-             "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1400,2000", "about:blank"],
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "--window-size=1400,2000",
+                "about:blank",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -146,7 +156,9 @@ class Browser:
             d = params["exceptionDetails"]
             self.errors.append("uncaught: " + str(d.get("exception", {}).get("description") or d.get("text")))
         elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.errors.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            self.errors.append(
+                "console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
             self.errors.append("log: " + params["entry"].get("text", ""))
         elif method == "Page.javascriptDialogOpening":
@@ -182,7 +194,8 @@ class Browser:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             state = self.evaluate(
-                "document.readyState + ' ' + ((document.documentElement && document.documentElement.dataset.report) || '')"
+                "document.readyState + ' ' +"
+                " ((document.documentElement && document.documentElement.dataset.report) || '')"
             )
             if state == "complete rendered":
                 self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
@@ -259,7 +272,9 @@ def test_history_strings_are_shown_as_text_in_the_timeline(tmp_path: Path, brows
     run = make_sample_run(tmp_path / "run", ops=200, hostile=True)
     browser.open(write_report(run))
     _assert_clean(browser)
-    titles = browser.evaluate("Array.from(document.querySelectorAll('#timeline-body .op')).map(e => e.title).join('\\n')")
+    titles = browser.evaluate(
+        "Array.from(document.querySelectorAll('#timeline-body .op')).map(e => e.title).join('\\n')"
+    )
     assert HOSTILE in titles
     assert browser.evaluate("document.querySelectorAll('#timeline-body script, #linear-body script').length") == 0
 
@@ -339,8 +354,22 @@ def test_the_index_lists_runs_and_filters_them(tmp_path: Path, browser: Browser)
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 15 s register run with partitions on a real 3-node cluster, by the real runner."""
     results_dir = tmp_path_factory.mktemp("results")
-    command = [sys.executable, "-m", "harness", "test", "--workload", "register", "--nemesis", "partition",
-               "--nodes", "3", "--time-limit", "15", "--results-dir", str(results_dir)]
+    command = [
+        sys.executable,
+        "-m",
+        "harness",
+        "test",
+        "--workload",
+        "register",
+        "--nemesis",
+        "partition",
+        "--nodes",
+        "3",
+        "--time-limit",
+        "15",
+        "--results-dir",
+        str(results_dir),
+    ]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     latest = results_dir / "latest"
     if not (latest / "history.jsonl").exists():

@@ -28,9 +28,12 @@ def test_sequential_history_is_linearizable() -> None:
 
 def test_stale_read_after_write_completed_is_not_linearizable() -> None:
     hist = h(
-        (0, "invoke", "write", 1), (0, "ok", "write", 1),
-        (0, "invoke", "write", 2), (0, "ok", "write", 2),
-        (1, "invoke", "read", None), (1, "ok", "read", 1),
+        (0, "invoke", "write", 1),
+        (0, "ok", "write", 1),
+        (0, "invoke", "write", 2),
+        (0, "ok", "write", 2),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 1),
     )
     assert check(hist) is False
 
@@ -48,32 +51,46 @@ def test_failed_write_never_takes_effect() -> None:
 
 def test_info_write_may_take_effect_late_or_never() -> None:
     late = h(
-        (0, "invoke", "write", 5), (0, "info", "write", None),
-        (1, "invoke", "read", None), (1, "ok", "read", None),
-        (1, "invoke", "read", None), (1, "ok", "read", 5),
+        (0, "invoke", "write", 5),
+        (0, "info", "write", None),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", None),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 5),
     )
-    never = h((0, "invoke", "write", 5), (0, "info", "write", None), (1, "invoke", "read", None), (1, "ok", "read", None))
+    never = h(
+        (0, "invoke", "write", 5), (0, "info", "write", None), (1, "invoke", "read", None), (1, "ok", "read", None)
+    )
     assert check(late) is True
     assert check(never) is True
 
 
 def test_info_write_takes_effect_at_most_once() -> None:
     hist = h(
-        (0, "invoke", "write", 5), (0, "info", "write", None),
-        (1, "invoke", "read", None), (1, "ok", "read", 5),
-        (1, "invoke", "write", 6), (1, "ok", "write", 6),
-        (1, "invoke", "read", None), (1, "ok", "read", 5),
+        (0, "invoke", "write", 5),
+        (0, "info", "write", None),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 5),
+        (1, "invoke", "write", 6),
+        (1, "ok", "write", 6),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 5),
     )
     assert check(hist) is False
 
 
 def test_identical_info_writes_can_each_take_effect_once() -> None:
     hist = h(
-        (0, "invoke", "write", 5), (0, "info", "write", None),
-        (2, "invoke", "write", 5), (2, "info", "write", None),
-        (1, "invoke", "read", None), (1, "ok", "read", 5),
-        (1, "invoke", "write", 6), (1, "ok", "write", 6),
-        (1, "invoke", "read", None), (1, "ok", "read", 5),
+        (0, "invoke", "write", 5),
+        (0, "info", "write", None),
+        (2, "invoke", "write", 5),
+        (2, "info", "write", None),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 5),
+        (1, "invoke", "write", 6),
+        (1, "ok", "write", 6),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 5),
     )
     assert check(hist) is True
 
@@ -94,7 +111,9 @@ def test_missing_completion_is_like_info() -> None:
 
 
 def test_cas_against_absent_register() -> None:
-    ok = h((0, "invoke", "cas", [None, 1]), (0, "ok", "cas", [None, 1]), (1, "invoke", "read", None), (1, "ok", "read", 1))
+    ok = h(
+        (0, "invoke", "cas", [None, 1]), (0, "ok", "cas", [None, 1]), (1, "invoke", "read", None), (1, "ok", "read", 1)
+    )
     bad = h((0, "invoke", "cas", [0, 1]), (0, "ok", "cas", [0, 1]))
     assert check(ok) is True
     assert check(bad) is False
@@ -102,8 +121,10 @@ def test_cas_against_absent_register() -> None:
 
 def test_partitions_are_independent_and_the_failing_key_is_named() -> None:
     hist = h(
-        (0, "invoke", "write", 1, "a"), (0, "ok", "write", 1, "a"),
-        (1, "invoke", "read", None, "b"), (1, "ok", "read", 1, "b"),
+        (0, "invoke", "write", 1, "a"),
+        (0, "ok", "write", 1, "a"),
+        (1, "invoke", "read", None, "b"),
+        (1, "ok", "read", 1, "b"),
     )
     result = LinearizabilityChecker("cas-register").check(hist, CTX)
     assert result.valid is False
@@ -114,9 +135,12 @@ def test_partitions_are_independent_and_the_failing_key_is_named() -> None:
 
 def test_explanation_follows_the_documented_schema() -> None:
     hist = h(
-        (0, "invoke", "write", 1), (0, "ok", "write", 1),
-        (1, "invoke", "write", 4), (1, "ok", "write", 4),
-        (2, "invoke", "read", None), (2, "ok", "read", 3),
+        (0, "invoke", "write", 1),
+        (0, "ok", "write", 1),
+        (1, "invoke", "write", 4),
+        (1, "ok", "write", 4),
+        (2, "invoke", "read", None),
+        (2, "ok", "read", 3),
     )
     result = LinearizabilityChecker("cas-register").check(hist, CTX)
     failure = result.details["failures"][0]
@@ -134,7 +158,10 @@ def test_time_limit_gives_unknown_not_a_hang() -> None:
     ops = [Op(type=OpType.INVOKE, f="write", value=i % 7, process=i) for i in range(40)]
     ops += [Op(type=OpType.INVOKE, f="cas", value=[i % 7, (i + 1) % 7], process=100 + i) for i in range(40)]
     ops += [Op(type=OpType.OK, f="write", value=i % 7, process=i) for i in range(40)]
-    ops += [Op(type=OpType.INVOKE, f="read", value=None, process=999), Op(type=OpType.OK, f="read", value=99, process=999)]
+    ops += [
+        Op(type=OpType.INVOKE, f="read", value=None, process=999),
+        Op(type=OpType.OK, f="read", value=99, process=999),
+    ]
     started = time.monotonic()
     result = LinearizabilityChecker("cas-register").check(History.of(ops), CheckContext(time_limit=0.3))
     assert result.valid == "unknown"

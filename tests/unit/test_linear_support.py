@@ -32,10 +32,12 @@ def build(calls: list[Call]) -> History:
     """A history from calls with invoke/completion times; events sorted by time."""
     events: list[tuple[int, int, Op]] = []
     for n, c in enumerate(calls):
-        events.append((c.start, 0, Op(type=OpType.INVOKE, f=c.f, value=c.value, process=c.process, time=c.start, key=c.key)))
+        invoke = Op(type=OpType.INVOKE, f=c.f, value=c.value, process=c.process, time=c.start, key=c.key)
+        events.append((c.start, 0, invoke))
         if c.end is not None:
             out = c.out if c.type == "ok" and c.f in ("read", "get") else c.value if c.out is None else c.out
-            events.append((c.end, 1, Op(type=OpType(c.type), f=c.f, value=out, process=c.process, time=c.end, key=c.key)))
+            done = Op(type=OpType(c.type), f=c.f, value=out, process=c.process, time=c.end, key=c.key)
+            events.append((c.end, 1, done))
         del n
     events.sort(key=lambda e: (e[0], e[1]))
     return History.of(op for _, _, op in events)
@@ -136,7 +138,7 @@ def linearizable_register_history(draw: st.DrawFn, max_ops: int = 30, keys: int 
             next_pid[p] += procs  # a process with an unknown outcome is retired
     states: dict[Any, Any] = {}
     calls = []
-    for point, start, end, pid, f, value, key, fate in sorted(spans):
+    for _point, start, end, pid, f, value, key, fate in sorted(spans):
         call = Op(type=OpType.INVOKE, f=f, value=value, process=pid, key=key)
         state = states.get(key, model.init())
         applied = fate in ("ok", "info-applied", "pending")
@@ -159,17 +161,21 @@ def random_small_history(draw: st.DrawFn, f_values: tuple[str, ...] = ("read", "
     """Any small cas-register history (mostly not linearizable): random values and overlaps."""
     n = draw(st.integers(1, 5))
     calls = []
-    t = 0
     for p in range(n):
         start = draw(st.integers(0, 10))
         end = start + draw(st.integers(1, 10))
         f = draw(st.sampled_from(f_values))
-        value: Any = None if f == "read" else draw(st.integers(0, 2)) if f == "write" else [
-            draw(st.integers(0, 2)),
-            draw(st.integers(0, 2)),
-        ]
+        value: Any = (
+            None
+            if f == "read"
+            else draw(st.integers(0, 2))
+            if f == "write"
+            else [
+                draw(st.integers(0, 2)),
+                draw(st.integers(0, 2)),
+            ]
+        )
         typ = draw(st.sampled_from(["ok", "ok", "ok", "info", "fail"]))
         out = draw(st.sampled_from([None, 0, 1, 2])) if f == "read" else None
         calls.append(Call(p, f, value, start, end if draw(st.booleans()) or typ != "info" else None, typ, out))
-        t += 1
     return build(calls)

@@ -1,0 +1,160 @@
+"""Mutual exclusion in real time: :class:`MutexChecker`.
+
+The history holds ``acquire`` and ``release`` ops (per lock: ``op.key``). A
+*hold* is what a client did while it believed it owned the lock:
+
+* it starts when an ``acquire`` completes ``ok`` (an ``info`` acquire *may*
+  hold the lock, but its process is retired and never uses it, so it starts no
+  hold);
+* it ends when the same process invokes ``release``. The hold is
+  *open-ended* (``end_time`` null) when that release is ``info`` or never
+  completed, when the client saw its lease lost while holding (the release's
+  ``extra.lease_lost``), or when no release was invoked at all (the process was
+  retired by an ``info`` op inside the hold, or the run ended). Open-ended
+  means the lock may have stayed held, or been lost, at an unknown time: the
+  hold is only *certain* up to the release invocation, or up to the process's
+  last recorded event when it never released.
+
+Two holds of one lock violate mutual exclusion iff their certain parts overlap:
+at one instant both clients had been told they own the lock and neither had
+started to give it up. Uncertain tails never count, so a lock that is freed by
+lease expiry after an ``info`` release is not a false alarm.
+
+``details`` (``results.json`` → ``checkers.<name>``)::
+
+    {"violations": [{"key", "holders": [{"process", "acquire_index", "start_time", "end_time"|null}, ...],
+                     "overlap_start", "overlap_end", "ttl_s"}],
+     "violation_count": n,
+     "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
+     "possible_holds": n}   # info acquires
+
+Times are ns on the run's clock. ``ttl_s`` is the lease / v2 TTL from the
+test config (``ctx.config["ttl"]``), to judge a violation against it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from checkers._result import UNKNOWN, CheckContext, Result
+from harness._history import History, Op, OpType
+
+#: Violations explained in the details; every one is still counted.
+MAX_VIOLATIONS = 50
+#: Holds listed in the details (for the report's timeline); the count is exact.
+MAX_HOLDS = 5000
+
+
+@dataclass(slots=True)
+class Hold:
+    key: Hashable
+    process: int
+    acquire_index: int
+    start: int
+    certain_end: int
+    end: int | None  # the release invocation, or None when open-ended
+    open_ended: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "process": self.process, "acquire_index": self.acquire_index,
+                "start_time": self.start, "end_time": self.end, "open_ended": self.open_ended}
+
+
+def holds_of(history: History) -> tuple[list[Hold], int]:
+    """Every hold in ``history`` (see the module docstring) and the number of ``info`` acquires."""
+    pairs = [(inv, done) for inv, done in history.pairs() if inv.is_client]
+    by_process: dict[Any, list[tuple[Op, Op | None]]] = {}
+    for inv, done in pairs:
+        by_process.setdefault(inv.process, []).append((inv, done))
+    holds: list[Hold] = []
+    possible = 0
+    for process, ops in by_process.items():
+        for i, (inv, done) in enumerate(ops):
+            if inv.f != "acquire":
+                continue
+            if done is None or done.type is OpType.INFO:
+                possible += 1
+                continue
+            if done.type is not OpType.OK:
+                continue
+            holds.append(_hold_from(process, inv, done, ops[i + 1:]))
+    holds.sort(key=lambda h: (h.start, h.acquire_index))
+    return holds, possible
+
+
+def _hold_from(process: int, inv: Op, done: Op, later: list[tuple[Op, Op | None]]) -> Hold:
+    last_seen = done.time
+    for nxt_inv, nxt_done in later:
+        if nxt_inv.f == "release" and nxt_inv.key == inv.key:
+            open_ended = (nxt_done is None or nxt_done.type is OpType.INFO
+                          or bool((nxt_done.extra or {}).get("lease_lost")))
+            return Hold(inv.key, process, inv.index, done.time, nxt_inv.time,
+                        None if open_ended else nxt_inv.time, open_ended)
+        if nxt_inv.f == "acquire":
+            break  # released without a recorded release (should not happen): stop here
+        last_seen = max(last_seen, nxt_inv.time, nxt_done.time if nxt_done else nxt_inv.time)
+    return Hold(inv.key, process, inv.index, done.time, last_seen, None, True)
+
+
+class MutexChecker:
+    """No two certain holds of one lock overlap in real time. See the module docstring."""
+
+    name = "mutex"
+
+    def check(self, history: History, ctx: CheckContext) -> Result:
+        t0 = time.monotonic()
+        holds, possible = holds_of(history)
+        ttl = ctx.config.get("ttl")
+        violations: list[dict[str, Any]] = []
+        count = 0
+        active: dict[Hashable, list[Hold]] = {}
+        for n, hold in enumerate(holds):
+            if ctx.time_limit and n % 256 == 0 and time.monotonic() - t0 > ctx.time_limit:
+                return Result(UNKNOWN, f"time limit of {ctx.time_limit:g} s reached after {n} of {len(holds)} holds")
+            live = [h for h in active.get(hold.key, []) if h.certain_end > hold.start]
+            for other in live:
+                if other.process == hold.process:
+                    continue
+                count += 1
+                if len(violations) < MAX_VIOLATIONS:
+                    violations.append(_violation(other, hold, ttl))
+            live.append(hold)
+            active[hold.key] = live
+        details: dict[str, Any] = {
+            "violations": violations,
+            "violation_count": count,
+            "holds": [h.to_json() for h in holds[:MAX_HOLDS]],
+            "hold_count": len(holds),
+            "possible_holds": possible,
+            "ttl_s": ttl,
+        }
+        if count:
+            first = violations[0]
+            a, b = first["holders"]
+            ms = (first["overlap_end"] - first["overlap_start"]) / 1e6
+            where = "" if first["key"] is None else f"lock {first['key']}: "
+            return Result(False, f"{count} mutual-exclusion violation(s); first: {where}process {b['process']} "
+                                 f"acquired while process {a['process']} held it ({ms:.0f} ms overlap, "
+                                 f"TTL {ttl} s)", details)
+        if not holds:
+            return Result(UNKNOWN, "no acquire succeeded, so mutual exclusion was never tested", details)
+        return Result(True, f"{len(holds)} holds, none overlapping", details)
+
+
+def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
+    return {
+        "key": first.key,
+        "holders": [
+            {"process": h.process, "acquire_index": h.acquire_index, "start_time": h.start, "end_time": h.end}
+            for h in (first, second)
+        ],
+        "overlap_start": second.start,
+        "overlap_end": min(first.certain_end, second.certain_end),
+        "ttl_s": ttl,
+    }
+
+
+__all__ = ["MutexChecker", "holds_of"]

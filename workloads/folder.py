@@ -1,0 +1,109 @@
+"""``folder``: recursive reads of a folder are linearizable as whole-map snapshots (v3).
+
+Writers put and delete keys under a folder; readers range-read the whole
+folder (one Range over its prefix). The history is checked against a map
+model (``checkers.folder_model.FolderModel``) in which a read returns the
+entire map at one instant.
+
+=======  ==================  ===================================================
+f        request             completion
+=======  ==================  ===================================================
+put      Put                 ok ``[key, value]``
+delete   DeleteRange (key)   ok ``true``/``false``: whether a key was removed
+read     Range over prefix   ok ``{key: value}`` (linearizable; with the option
+                             ``stale_reads`` serializable: a canary that may
+                             return an old snapshot from a partitioned member)
+=======  ==================  ===================================================
+
+Folders (``op.key``) rotate like the register's keys: each retires after
+``--ops-per-key`` ops, so the checker works on short independent partitions.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from harness._client import EtcdClient, EtcdError, b64
+from harness._history import Op
+from workloads._base import (
+    Client,
+    Invocation,
+    ProcessScript,
+    Workload,
+    WorkloadContext,
+    complete_ok,
+    complete_with_error,
+)
+from workloads.register import KeyRotation
+
+if TYPE_CHECKING:
+    from checkers import Checker
+    from harness._cluster import Node
+
+PREFIX = "/folder/"
+KEYS = 4
+VALUES = 4
+
+
+def folder_path(folder: Any) -> str:
+    return f"{PREFIX}f{folder}/"
+
+
+class FolderClient:
+    def __init__(self, etcd: EtcdClient, serializable: bool) -> None:
+        self.etcd = etcd
+        self.serializable = serializable
+
+    def invoke(self, op: Op) -> Op:
+        path = folder_path(op.key)
+        try:
+            if op.f == "read":
+                _, found = self.etcd.get_prefix(path, serializable=self.serializable)
+                return complete_ok(op, {kv.key[len(path):]: int(kv.value) for kv in found})
+            if op.f == "put":
+                key, value = op.value
+                self.etcd.put(path + key, str(value))
+                return complete_ok(op, op.value)
+            if op.f == "delete":
+                out = self.etcd.post("/v3/kv/deleterange", {"key": b64(path + op.value)})
+                return complete_ok(op, int(out.get("deleted", 0)) > 0)
+        except EtcdError as e:
+            return complete_with_error(op, e, idempotent=op.f == "read")
+        raise ValueError(f"folder: unknown op {op.f!r}")
+
+    def close(self) -> None:
+        self.etcd.close()
+
+
+class FolderWorkload(Workload):
+    name = "folder"
+
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        self.folders = KeyRotation(max(1, spec.concurrency // 5), spec.ops_per_key)
+        self.stale_reads = bool(spec.options.get("stale_reads", False))
+
+    def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
+        return FolderClient(ctx.cluster.client(node, request_timeout=self.spec.request_timeout), self.stale_reads)
+
+    def script(self, process: int, rng: random.Random) -> ProcessScript:
+        while True:
+            folder = self.folders.pick(rng)
+            r = rng.random()
+            key = f"k{rng.randrange(KEYS)}"
+            if r < 0.45:
+                yield Invocation("read", None, folder)
+            elif r < 0.8:
+                yield Invocation("put", [key, rng.randrange(VALUES)], folder)
+            else:
+                yield Invocation("delete", key, folder)
+
+    def final_invocations(self) -> list[Invocation]:
+        return [Invocation("read", None, folder) for folder in self.folders.used]
+
+    def checkers(self) -> dict[str, Checker]:
+        from checkers.folder_model import FolderModel
+        from checkers.linearizable import LinearizabilityChecker
+
+        return {"linear": LinearizabilityChecker(FolderModel())}

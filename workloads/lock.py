@@ -1,0 +1,405 @@
+"""``lock``, ``lock-set``, ``lock-etcd-set``: etcd's v3 lock service (``/v3/lock/lock``).
+
+Each process loops: grant a lease (``--ttl``, default 2 s) and keep it alive
+from a background thread; acquire the lock under that lease; do its critical
+section; release the lock and revoke the lease. Only ``acquire`` and
+``release`` (and the ``add`` done under the lock) are recorded as ops; the
+lease grant belongs to ``acquire`` and the revoke to ``release``.
+
+=============  ===========================================================  ==================
+workload       critical section                                             checkers
+=============  ===========================================================  ==================
+lock           sleep 0–2 s                                                  mutex, linear (mutex)
+lock-set       ``add e``: read a set held by the harness, sleep 0–2 s,      mutex, set
+               write it back with ``e``
+lock-etcd-set  ``add e``: read a set stored in an etcd key, sleep 0–2 s,    set
+               write it back in a txn guarded by the lock key's
+               create_revision (a fencing token)
+=============  ===========================================================  ==================
+
+Ops (``key``: the lock's name; the processes are spread over
+``ceil(concurrency / 3)`` independent locks so that a waiter rarely waits
+longer than the acquire timeout; ``spec.options["locks"]`` overrides it):
+
+=======  =========================================  ===============================================
+f        request                                    completion
+=======  =========================================  ===============================================
+acquire  LeaseGrant, then Lock (timeout:            ok: held (``extra``: lock key, lease, revision);
+         request timeout + TTL)                     fail: certainly not held; info: may be held
+release  Unlock, then LeaseRevoke                   ok; info if unknown. ``extra.lease_lost``: the
+                                                    keepalive thread saw the lease gone while held
+add      see above (value: the element)             ok / fail (fenced: the lock was lost) / info
+read     the set (final read)                       ok with the sorted elements
+=======  =========================================  ===============================================
+
+An acquire that times out is ``info``: the server may have granted the lock
+just before the client gave up. It is never retried: the process is retired,
+its lease is revoked (best effort) and its keepalives stop, so a lock it may
+hold is freed within the TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness._client import EtcdClient, EtcdError, cmp_create_revision, op_put
+from harness._history import Op
+from workloads._base import (
+    Client,
+    Invocation,
+    ProcessScript,
+    Sleep,
+    Workload,
+    WorkloadContext,
+    complete_fail,
+    complete_ok,
+    complete_with_error,
+)
+
+if TYPE_CHECKING:
+    from checkers import Checker
+    from harness._cluster import Node
+
+LOCK_PREFIX = "/locks/"
+SET_PREFIX = "/lock-set/"
+#: A keepalive thread that failed for this long stops: no lease outlives that.
+GIVE_UP_S = 60.0
+#: The critical section (and the sleep inside a read-modify-write) lasts up to this long.
+HOLD_MAX_S = 2.0
+
+
+def lock_count(spec: Any) -> int:
+    """How many independent locks the processes share (about three processes per lock)."""
+    return max(1, int(spec.options.get("locks", math.ceil(spec.concurrency / 3))))
+
+
+def lock_name(spec: Any, process: int) -> str:
+    """The lock a process uses: fixed per worker thread, so a retired process's successor keeps it."""
+    return f"l{(process % spec.concurrency) % lock_count(spec)}"
+
+
+class LockHolder(Protocol):
+    """What a resource needs from the client that holds the lock."""
+
+    rng: random.Random
+    etcd: EtcdClient
+
+
+class HarnessSet:
+    """Sets held in the harness's memory, one per lock: the resource of ``lock-set`` and ``lock-v2-set``.
+
+    ``add`` is a deliberately slow read-modify-write (read, sleep 0–2 s, write
+    back): only the lock under test keeps two of them from overlapping. The
+    Python lock here only keeps memory access atomic, never the whole add.
+    """
+
+    def __init__(self) -> None:
+        self.sets: dict[str, set[int]] = {}
+        self._memory = threading.Lock()
+
+    def add(self, rng: random.Random, op: Op) -> Op:
+        with self._memory:
+            current = set(self.sets.get(str(op.key), set()))
+        self_sleep(rng)
+        with self._memory:
+            self.sets[str(op.key)] = current | {op.value}
+        return complete_ok(op, op.value)
+
+    def read(self, op: Op) -> Op:
+        with self._memory:
+            return complete_ok(op, sorted(self.sets.get(str(op.key), set())))
+
+
+class LeaseKeeper:
+    """Keeps one lease alive from a background thread, every TTL/3, until :meth:`stop`.
+
+    ``lost`` becomes true when etcd says the lease is gone (TTL ≤ 0 or "lease not
+    found"): a holder whose lease is lost no longer holds the lock, whatever it thinks.
+    """
+
+    def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float) -> None:
+        self.lease = lease
+        self.lost = False
+        self.interval = max(0.2, ttl / 3)
+        # A slow answer still refreshes the lease: wait up to the TTL, not just the interval.
+        self._timeout = max(0.3, min(request_timeout, ttl))
+        self._etcd = etcd  # the holder's own keepalive client: not shared with its lock calls
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"keepalive-{lease:x}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        failing_since: float | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                if self._etcd.lease_keepalive_once(self.lease, timeout=self._timeout) <= 0:
+                    self.lost = True
+                    return
+                failing_since = None
+            except EtcdError as e:
+                if e.code == 5:  # NOT_FOUND: the lease expired or was revoked
+                    self.lost = True
+                    return
+                # Unreachable node, timeout: try again; the lease may still be alive. Give up
+                # only when it cannot be (the cluster is gone, e.g. a run that never healed).
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > GIVE_UP_S:
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._timeout + 1)
+
+
+class LockClient:
+    """One process's client. ``resource`` is ``"none"``, ``"harness"`` or ``"etcd"``."""
+
+    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int) -> None:
+        self.workload = workload
+        self.spec = workload.spec
+        self.etcd = etcd
+        self.rng = random.Random(f"{self.spec.seed}:{process}:client")
+        self.keeper: LeaseKeeper | None = None
+        self.keepalive_etcd = EtcdClient(etcd.endpoint, request_timeout=self.spec.request_timeout)
+        self.lock_key: str | None = None
+        self.lock_revision: int | None = None
+        self.holding = False
+        self.last_was_info = False
+
+    # -- lease -----------------------------------------------------------------------
+
+    def _drop_lease(self) -> bool:
+        """Stop the keepalives and revoke the lease (best effort); True if the revoke was acknowledged."""
+        keeper, self.keeper = self.keeper, None
+        if keeper is None:
+            return False
+        keeper.stop()
+        try:
+            self.etcd.post("/v3/lease/revoke", {"ID": str(keeper.lease)}, timeout=min(1.0, self.spec.request_timeout))
+            return True
+        except EtcdError:
+            return False
+
+    # -- ops -------------------------------------------------------------------------
+
+    def invoke(self, op: Op) -> Op:
+        done = self._invoke(op)
+        self.last_was_info = done.is_info
+        if op.f in ("acquire", "release"):
+            self.holding = op.f == "acquire" and done.is_ok
+        return done
+
+    def _invoke(self, op: Op) -> Op:
+        if op.f == "acquire":
+            return self.acquire(op)
+        if op.f == "release":
+            return self.release(op)
+        if op.f == "add":
+            return self.workload.add(self, op)
+        if op.f == "read":
+            return self.workload.read(self, op)
+        raise ValueError(f"{self.workload.name}: unknown op {op.f!r}")
+
+    def acquire(self, op: Op) -> Op:
+        ttl = self.spec.ttl
+        try:
+            lease = self.etcd.lease_grant(ttl)
+        except EtcdError as e:
+            # No lock was requested; an unknown grant only leaves a lease that expires by itself.
+            return complete_fail(op, f"lease grant: {e}")
+        self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout)
+        try:
+            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=self.spec.request_timeout + ttl)
+        except EtcdError as e:
+            done = complete_with_error(op, e)
+            self._drop_lease()  # frees a lock we may hold; the op stays as classified
+            return done
+        self.lock_key = key
+        self.lock_revision = None
+        if self.workload.resource == "etcd":
+            # The fencing token: the lock key's create revision. A read: safe to fail.
+            try:
+                kv = self.etcd.get(key)
+                self.lock_revision = kv.create_revision if kv is not None else None
+            except EtcdError:
+                self.lock_revision = None
+        return complete_ok(op, None, lock_key=key, lease=f"{lease:x}", revision=self.lock_revision)
+
+    def release(self, op: Op) -> Op:
+        lease_lost = self.keeper.lost if self.keeper is not None else False
+        unlock_error: EtcdError | None = None
+        try:
+            self.etcd.unlock(self.lock_key or "")
+        except EtcdError as e:
+            unlock_error = e
+        revoked = self._drop_lease()
+        self.lock_key, self.lock_revision = None, None
+        extra = {"lease_lost": True} if lease_lost else {}
+        if unlock_error is None or revoked:
+            # Revoking the lease deletes the lock key too: either one releases the lock.
+            return complete_ok(op, None, **extra)
+        done = complete_with_error(op, unlock_error)
+        return done.with_(extra=extra or None)
+
+    def close(self) -> None:
+        if self.holding and not self.last_was_info and self.keeper is not None:
+            # The run is over while this process holds the lock, with no release recorded.
+            # Keep the lease alive until every worker has stopped: revoking it now would let
+            # an in-flight acquire succeed "while this one holds", which no history explains.
+            self.workload.park(self._close_now)
+            return
+        self._close_now()
+
+    def _close_now(self) -> None:
+        self._drop_lease()
+        self.keepalive_etcd.close()
+        self.etcd.close()
+
+
+class LockWorkload(Workload):
+    """``lock``: acquire, hold 0–2 s, release. See the module docstring."""
+
+    name = "lock"
+    #: What the lock protects: nothing, a set in the harness, or a set in an etcd key.
+    resource = "none"
+
+    def __init__(self, spec: Any) -> None:
+        super().__init__(spec)
+        self.harness_set = HarnessSet()
+        self._parked: list[Callable[[], None]] = []
+        self._parked_lock = threading.Lock()
+        self.locks = [f"l{i}" for i in range(lock_count(spec))]
+
+    def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
+        etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
+        return LockClient(self, etcd, process)
+
+    def script(self, process: int, rng: random.Random) -> ProcessScript:
+        key = lock_name(self.spec, process)
+        element = 0
+        while True:
+            done = yield Invocation("acquire", None, key)
+            if done is None or not done.is_ok:
+                yield Sleep(rng.uniform(0.05, 0.3))  # a definite failure: back off, then try again
+                continue
+            if self.resource == "none":
+                yield Sleep(rng.uniform(0, HOLD_MAX_S))
+            else:
+                element += 1
+                yield Invocation("add", process * 1_000_000 + element, key)
+            yield Invocation("release", None, key)
+
+    # -- the protected resource -------------------------------------------------------------
+
+    def add(self, client: LockHolder, op: Op) -> Op:
+        raise ValueError(f"{self.name} has no add op")
+
+    def read(self, client: LockHolder, op: Op) -> Op:
+        raise ValueError(f"{self.name} has no read op")
+
+    def park(self, close: Callable[[], None]) -> None:
+        """Defer a holder's close (its lease is kept alive) until :meth:`release_parked`."""
+        with self._parked_lock:
+            self._parked.append(close)
+
+    def release_parked(self) -> None:
+        """Close every parked holder: stop its keepalives and revoke its lease."""
+        with self._parked_lock:
+            parked, self._parked = self._parked, []
+        for close in parked:
+            close()
+
+    def final_invocations(self) -> list[Invocation]:
+        # Called once every worker has stopped: the parked holders may go now.
+        self.release_parked()
+        return [] if self.resource == "none" else [Invocation("read", None, key) for key in self.locks]
+
+    def checkers(self) -> dict[str, Checker]:
+        from checkers import LinearizabilityChecker, MutexChecker
+
+        return {"mutex": MutexChecker(), "linear": LinearizabilityChecker("mutex")}
+
+
+class LockSetWorkload(LockWorkload):
+    """``lock-set``: the lock guards a read-modify-write of a set held by the harness."""
+
+    name = "lock-set"
+    resource = "harness"
+
+    def add(self, client: LockHolder, op: Op) -> Op:
+        return self.harness_set.add(client.rng, op)
+
+    def read(self, client: LockHolder, op: Op) -> Op:
+        return self.harness_set.read(op)
+
+    def checkers(self) -> dict[str, Checker]:
+        from checkers import MutexChecker, SetChecker
+
+        return {"mutex": MutexChecker(), "set": SetChecker()}
+
+
+class LockEtcdSetWorkload(LockWorkload):
+    """``lock-etcd-set``: the set is an etcd key; its write is fenced by the lock key's revision."""
+
+    name = "lock-etcd-set"
+    resource = "etcd"
+
+    def add(self, client: LockHolder, op: Op) -> Op:
+        key = SET_PREFIX + str(op.key)
+        if not isinstance(client, LockClient):
+            raise TypeError("lock-etcd-set needs a LockClient")
+        if client.lock_key is None or client.lock_revision is None:
+            return complete_fail(op, "no fencing token: the lock key's revision could not be read")
+        try:
+            kv = client.etcd.get(key)
+        except EtcdError as e:
+            return complete_with_error(op, e, idempotent=True)
+        current = set(json.loads(kv.value)) if kv is not None and kv.value else set()
+        self_sleep(client.rng)
+        value = json.dumps(sorted(current | {op.value}))
+        try:
+            swapped, _ = client.etcd.txn([cmp_create_revision(client.lock_key, client.lock_revision)],
+                                         [op_put(key, value)])
+        except EtcdError as e:
+            return complete_with_error(op, e)
+        if not swapped:
+            return complete_fail(op, "fenced: the lock key no longer exists at the acquired revision")
+        return complete_ok(op, op.value)
+
+    def read(self, client: LockHolder, op: Op) -> Op:
+        try:
+            kv = client.etcd.get(SET_PREFIX + str(op.key))
+        except EtcdError as e:
+            return complete_with_error(op, e, idempotent=True)
+        return complete_ok(op, sorted(json.loads(kv.value)) if kv is not None and kv.value else [])
+
+    def checkers(self) -> dict[str, Checker]:
+        from checkers import SetChecker
+
+        # No mutex checker: with leases, mutual exclusion can fail under pauses by design
+        # (lock-set shows it); what this workload guarantees is the fenced resource.
+        return {"set": SetChecker()}
+
+
+def self_sleep(rng: random.Random) -> None:
+    """The sleep inside a read-modify-write: it widens the window an overlapping holder can hit."""
+    threading.Event().wait(rng.uniform(0, HOLD_MAX_S))
+
+
+__all__ = [
+    "HarnessSet",
+    "LeaseKeeper",
+    "LockClient",
+    "LockEtcdSetWorkload",
+    "LockHolder",
+    "LockSetWorkload",
+    "LockWorkload",
+    "lock_count",
+    "lock_name",
+]

@@ -1,0 +1,239 @@
+"""``lock-v2``, ``lock-v2-set``: the lock recipe from etcd's early docs, on the v2 API.
+
+Needs etcd 3.4 or 3.5 with ``--enable-v2`` (the harness's images enable it).
+The recipe, per lock node ``/lock-v2/<name>``:
+
+1. ``setup`` creates the lock node: ``PUT prevExist=false value=0`` (an existing
+   node is fine).
+2. Each acquire sets a dummy key and takes its ``modifiedIndex`` as a unique
+   *instance id*.
+3. ``PUT value=<id> prevValue=0 ttl=<TTL>``: a compare-and-swap that takes the
+   lock. If the compare fails (412), long-poll watch the node
+   (``wait=true&waitIndex=<index+1>``, bounded by a client timeout) and retry,
+   until the acquire deadline (request timeout + TTL). While held, a background
+   thread refreshes the TTL (``refresh=true prevValue=<id>``) every TTL/3.
+4. Release: ``PUT value=0 prevValue=<id>``. A 412/404 means the node expired and
+   someone else may own it now: the release is ``fail`` with ``extra.lease_lost``.
+
+Ops are those of ``lock`` / ``lock-set`` (see :mod:`workloads.lock`), with
+every v2 answer's ``X-Etcd-Index`` in the op's ``extra.x_etcd_index``. A CAS
+whose answer is lost is ``info`` (it may hold the lock); a compare that failed,
+or a deadline reached with only failed compares, is ``fail``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from harness._client import EtcdClient, EtcdError, V2Response
+from harness._history import Op
+from workloads._base import Client, WorkloadContext, complete_fail, complete_ok, complete_with_error
+from workloads.lock import GIVE_UP_S, LockHolder, LockWorkload
+
+if TYPE_CHECKING:
+    from checkers import Checker
+    from harness._cluster import Node
+
+LOCK_DIR = "/lock-v2/"
+ID_KEY = "/lock-v2-ids/dummy"
+FREE = "0"
+COMPARE_FAILED = 101
+KEY_NOT_FOUND = 100
+
+
+class V2Refresher:
+    """Refreshes a held lock node's TTL every TTL/3 until :meth:`stop`; ``lost`` if the CAS refresh fails."""
+
+    def __init__(self, etcd: EtcdClient, node_key: str, instance_id: str, ttl: int, request_timeout: float) -> None:
+        self.lost = False
+        self.interval = max(0.2, ttl / 3)
+        self._args = (node_key, instance_id, ttl)
+        self._timeout = max(0.3, min(request_timeout, float(ttl)))
+        self._etcd = etcd  # the holder's own refresh client
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"v2-refresh-{instance_id}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        node_key, instance_id, ttl = self._args
+        failing_since: float | None = None
+        while not self._stop.wait(self.interval):
+            try:
+                r = self._etcd.v2("PUT", node_key, {"refresh": "true", "prevValue": instance_id,
+                                                    "ttl": str(ttl)}, timeout=self._timeout)
+            except EtcdError:
+                # Unknown: the node may still be ours; try again, unless the cluster is gone.
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since > GIVE_UP_S:
+                    return
+                continue
+            failing_since = None
+            if r.status >= 400:
+                self.lost = True
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self._timeout + 1)
+
+
+class LockV2Client:
+    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int) -> None:
+        self.workload = workload
+        self.spec = workload.spec
+        self.etcd = etcd
+        self.rng = random.Random(f"{self.spec.seed}:{process}:client")
+        self.instance_id: str | None = None
+        self.refresher: V2Refresher | None = None
+        self.refresh_etcd = EtcdClient(etcd.endpoint, request_timeout=self.spec.request_timeout)
+        self.held_key: str | None = None
+        self.last_was_info = False
+
+    def invoke(self, op: Op) -> Op:
+        done = self._invoke(op)
+        self.last_was_info = done.is_info
+        return done
+
+    def _invoke(self, op: Op) -> Op:
+        if op.f == "acquire":
+            return self.acquire(op)
+        if op.f == "release":
+            return self.release(op)
+        if op.f == "add":
+            return self.workload.add(self, op)
+        if op.f == "read":
+            return self.workload.read(self, op)
+        raise ValueError(f"{self.workload.name}: unknown op {op.f!r}")
+
+    def acquire(self, op: Op) -> Op:
+        node_key = LOCK_DIR + str(op.key)
+        indexes: list[int | None] = []
+        try:
+            dummy = self.etcd.v2("PUT", ID_KEY, form={"value": str(op.process)})
+        except EtcdError as e:
+            return complete_fail(op, f"instance id: {e}")  # a dummy key: the lock was not touched
+        indexes.append(dummy.index)
+        node = dummy.body.get("node", {})
+        if dummy.status >= 400 or "modifiedIndex" not in node:
+            return complete_fail(op, f"instance id: HTTP {dummy.status}: {dummy.body}")
+        instance_id = str(node["modifiedIndex"])
+        deadline = time.monotonic() + self.spec.request_timeout + self.spec.ttl
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                r = self.etcd.v2("PUT", node_key, {"prevValue": FREE},
+                                 form={"value": instance_id, "ttl": str(self.spec.ttl)})
+            except EtcdError as e:
+                return complete_with_error(op, e).with_(extra=self._extra(instance_id, indexes, attempts))
+            indexes.append(r.index)
+            if r.status < 300:
+                self.instance_id = instance_id
+                self.held_key = node_key
+                self.refresher = V2Refresher(self.refresh_etcd, node_key, instance_id, self.spec.ttl,
+                                             self.spec.request_timeout)
+                return complete_ok(op, None, **self._extra(instance_id, indexes, attempts))
+            code = r.body.get("errorCode")
+            if code == KEY_NOT_FOUND:
+                self._create_node(node_key)
+            elif code != COMPARE_FAILED:
+                return complete_fail(op, f"CAS: HTTP {r.status}: {r.body.get('message')}").with_(
+                    extra=self._extra(instance_id, indexes, attempts))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return complete_fail(op, f"lock busy: {attempts} compares failed before the deadline").with_(
+                    extra=self._extra(instance_id, indexes, attempts))
+            self._watch(node_key, r, min(left, float(self.spec.ttl)))
+
+    def _watch(self, node_key: str, after: V2Response, timeout: float) -> None:
+        """Long-poll for the next change of the lock node; any outcome just means "try again"."""
+        since = after.body.get("index", after.index)
+        params = {"wait": "true"}
+        if isinstance(since, int):
+            params["waitIndex"] = str(since + 1)
+        with contextlib.suppress(EtcdError):
+            self.etcd.v2("GET", node_key, params, timeout=max(0.05, timeout))
+
+    def _create_node(self, node_key: str) -> None:
+        with contextlib.suppress(EtcdError):
+            self.etcd.v2("PUT", node_key, {"prevExist": "false"}, form={"value": FREE})
+
+    @staticmethod
+    def _extra(instance_id: str, indexes: list[int | None], attempts: int) -> dict[str, Any]:
+        return {"instance_id": instance_id, "x_etcd_index": indexes, "attempts": attempts}
+
+    def release(self, op: Op) -> Op:
+        refresher, self.refresher = self.refresher, None
+        lost = False
+        if refresher is not None:
+            refresher.stop()
+            lost = refresher.lost
+        instance_id, self.instance_id = self.instance_id, None
+        self.held_key = None
+        try:
+            r = self.etcd.v2("PUT", LOCK_DIR + str(op.key), {"prevValue": instance_id or ""}, form={"value": FREE})
+        except EtcdError as e:
+            return complete_with_error(op, e).with_(extra={"lease_lost": True} if lost else None)
+        extra: dict[str, Any] = {"instance_id": instance_id, "x_etcd_index": r.index}
+        if r.status < 300:
+            return complete_ok(op, None, **extra, **({"lease_lost": True} if lost else {}))
+        return complete_fail(op, f"the lock expired; someone else owns it now (HTTP {r.status}: "
+                                 f"{r.body.get('message')})").with_(extra=extra | {"lease_lost": True})
+
+    def close(self) -> None:
+        if self.refresher is not None and not self.last_was_info:
+            # Held when the run ended: keep refreshing until every worker stopped (see LockClient.close).
+            self.workload.park(self._close_now)
+            return
+        self._close_now()
+
+    def _close_now(self) -> None:
+        if self.refresher is not None:
+            self.refresher.stop()
+            self.refresher = None
+            if self.held_key is not None and self.instance_id is not None:
+                with contextlib.suppress(EtcdError):  # free the node for the final state; best effort
+                    self.etcd.v2("PUT", self.held_key, {"prevValue": self.instance_id}, form={"value": FREE},
+                                 timeout=min(1.0, self.spec.request_timeout))
+        self.refresh_etcd.close()
+        self.etcd.close()
+
+
+class LockV2Workload(LockWorkload):
+    """``lock-v2``: acquire (the v2 recipe), hold 0–2 s, release."""
+
+    name = "lock-v2"
+    needs_v2 = True
+
+    def setup(self, ctx: WorkloadContext) -> None:
+        with ctx.cluster.client(ctx.cluster.nodes[0], request_timeout=self.spec.request_timeout) as etcd:
+            for key in self.locks:
+                etcd.v2("PUT", LOCK_DIR + key, {"prevExist": "false"}, form={"value": FREE})
+
+    def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
+        etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
+        return LockV2Client(self, etcd, process)
+
+
+class LockV2SetWorkload(LockV2Workload):
+    """``lock-v2-set``: the v2 lock guards a read-modify-write of a set held by the harness."""
+
+    name = "lock-v2-set"
+    resource = "harness"
+    def add(self, client: LockHolder, op: Op) -> Op:
+        return self.harness_set.add(client.rng, op)
+
+    def read(self, client: LockHolder, op: Op) -> Op:
+        return self.harness_set.read(op)
+
+    def checkers(self) -> dict[str, Checker]:
+        from checkers import MutexChecker, SetChecker
+
+        return {"mutex": MutexChecker(), "set": SetChecker()}
+
+
+__all__ = ["LockV2Client", "LockV2SetWorkload", "LockV2Workload", "V2Refresher"]
