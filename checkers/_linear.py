@@ -31,6 +31,7 @@ What it adds to Porcupine, each measured by ``bench/checker.py``:
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -43,6 +44,7 @@ from harness._history import Op, OpType
 _MISSING: Any = object()
 _ILLEGAL: Any = object()
 _CHECK_EVERY = 1024  # closure expansions between time/memory checks
+_LOOKAHEAD = 2  # reads after each step whose reach tests prune it
 _Step = tuple[tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]  # (ro invoked since, k, pending mut, pending ro)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -158,6 +160,9 @@ def search(
             ok, ns = model_step(s, call, result)
             return ok and invariant(ns), ns
 
+    bounds = _reach_tests(model, entries, steps, readonly) if use_invariant else [None] * n_steps
+    pruned = 0
+
     def legal(j: int, s: Any) -> Any:
         table = tables[j]
         ns = table.get(s, _MISSING)
@@ -178,9 +183,10 @@ def search(
 
     def children(t: int, lin: int, s: Any, p: Any) -> Iterator[tuple[int, Any, Any]]:
         """Ways to linearize step t's op k from (lin, s), fewest extra ops first."""
-        nonlocal work, check_at
+        nonlocal work, check_at, pruned
         _, k, pmut, pro = steps[t]
         kb = bit[k]
+        bound = bounds[t]
         frontier = [(lin, s, p)]
         while frontier:
             later = []
@@ -202,6 +208,9 @@ def search(
                         continue
                     ns = legal(j, s)
                     if ns is _ILLEGAL:
+                        continue
+                    if bound is not None and not bound(ns):
+                        pruned += 1
                         continue
                     nl = lin | b
                     np = (j, ns, p)
@@ -229,6 +238,10 @@ def search(
         lin, s, p = child
         if t == n_steps:
             break  # every ok op is linearized: the partition is linearizable
+        bound = bounds[t]
+        if bound is not None and not bound(s):
+            pruned += 1
+            continue
         ro_new, k, _, _ = steps[t]
         for r in ro_new:
             if legal(r, s) is not _ILLEGAL:
@@ -251,8 +264,8 @@ def search(
         outcome.valid = False
         k = steps[deepest][1]
         outcome.failure = _explain(model, entries, k, deep_states, deep_path)
-        if invariant is not None:
-            # The invariant cut states early; explain in plain model terms if that is cheap.
+        if invariant is not None or pruned:
+            # The invariant or reach tests cut states early; explain in plain model terms if that is cheap.
             try:
                 plain = search(model, key, entries, budget, max(100_000, 10 * work), use_invariant=False)
             except WorkExceeded:
@@ -266,6 +279,43 @@ def search(
     outcome.peak_configs = len(memo)
     outcome.expansions = work
     return outcome
+
+
+def _reach_tests(
+    model: Model[Any], entries: Sequence[Entry], steps: Sequence[_Step], readonly: Sequence[bool]
+) -> list[Callable[[Any], bool] | None]:
+    """For each step, a test every state then must pass (``None``: no test), from the
+    first definite reads invoked after it (:meth:`Model.reach_test`).
+
+    Why it is sound: a read invoked after step t's event is linearized after every op
+    of any configuration at step t, and only ops not yet returned at t or invoked
+    before the read returns can come in between.
+    """
+    invokes = [e.invoke_pos for e in entries]
+    reads = [k for k, e in enumerate(entries) if readonly[k] and e.return_pos >= 0]
+    read_invokes = [invokes[k] for k in reads]
+    tests: list[Callable[[Any], bool] | None] = []
+    cache: dict[tuple[int, tuple[int, ...]], Callable[[Any], bool] | None] = {}
+    for _, k, pmut, _ in steps:
+        now = entries[k].return_pos
+        found: list[Callable[[Any], bool]] = []
+        first = bisect.bisect_right(read_invokes, now)
+        for g in reads[first : first + _LOOKAHEAD]:
+            key = (g, pmut)
+            if key not in cache:
+                later = range(bisect.bisect_right(invokes, now), bisect.bisect_left(invokes, entries[g].return_pos))
+                between = [(entries[j].call, entries[j].result) for j in (*pmut, *later) if not readonly[j]]
+                cache[key] = model.reach_test(entries[g].call, entries[g].result, between)
+            test = cache[key]
+            if test is not None:
+                found.append(test)
+        if not found:
+            tests.append(None)
+        elif len(found) == 1:
+            tests.append(found[0])
+        else:
+            tests.append(lambda s, found=tuple(found): all(test(s) for test in found))  # type: ignore[misc]
+    return tests
 
 
 def _steps(entries: Sequence[Entry], readonly: Sequence[bool]) -> tuple[list[_Step], list[int]]:

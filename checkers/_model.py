@@ -111,6 +111,16 @@ class Model(Generic[S]):
         Default: ``None`` (no pruning)."""
         return None
 
+    def reach_test(self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]) -> Callable[[S], bool] | None:
+        """A test of the states from which the read-only op ``call``/``result`` (a definite,
+        ``ok`` result) can still become legal after some of the ops ``between``, in some
+        order; the search prunes states that fail it. It must be sound: never reject a
+        state from which such an order exists. Default: ``None`` (no pruning).
+
+        Example, for a register: a read of 3 with no write of 3 in ``between`` needs the
+        state to be 3 already, so the test is ``lambda s: s == 3``."""
+        return None
+
     def signature(self, call: Op, result: Op) -> Hashable:
         """Ops with equal signatures step identically. Default: ``f``, input and output."""
         return (call.f, freeze(call.value), result.type, freeze(result.value) if result.is_ok else None)

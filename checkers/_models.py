@@ -57,6 +57,18 @@ class CasRegisterModel(Model[Hashable]):
     def readonly(self, call: Op) -> bool:
         return call.f == "read"
 
+    def reach_test(
+        self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]
+    ) -> Callable[[Hashable], bool] | None:
+        """Only a write or cas of the value read can make a read legal from another state."""
+        if call.f != "read" or not result.is_ok:
+            return None
+        seen = freeze(result.value)
+        for c, _ in between:
+            if (c.f == "write" and freeze(c.value) == seen) or (c.f == "cas" and freeze(c.value[1]) == seen):
+                return None
+        return lambda state: state == seen
+
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "read":
             return f"read {show(freeze(result.value))}" if result.is_ok else "read"
@@ -133,6 +145,13 @@ class KVModel(Model[str]):
             return None
         return lambda s: longest.startswith(s) or s.startswith(longest)
 
+    def reach_test(self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]) -> Callable[[str], bool] | None:
+        """Without a ``put``, appends only extend the value: a state must be a prefix of the value read."""
+        if call.f != "get" or not result.is_ok or any(c.f == "put" for c, _ in between):
+            return None
+        seen: str = result.value or ""
+        return seen.startswith
+
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "get":
             return f"get {show(result.value or '')}" if result.is_ok else "get"
@@ -162,6 +181,18 @@ class CounterModel(Model[int]):
 
     def readonly(self, call: Op) -> bool:
         return call.f == "read"
+
+    def reach_test(self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]) -> Callable[[int], bool] | None:
+        """Adds of one sign move the count one way: a read of ``n`` bounds the state by ``n``."""
+        if call.f != "read" or not result.is_ok or type(result.value) is not int:
+            return None
+        steps = {1 if c.value is None else c.value for c, _ in between if c.f == "add"}
+        seen: int = result.value
+        if all(n >= 0 for n in steps):
+            return seen.__ge__
+        if all(n <= 0 for n in steps):
+            return seen.__le__
+        return None
 
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "read":

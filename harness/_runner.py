@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import statistics
 import threading
@@ -30,7 +31,7 @@ from typing import Any
 
 from checkers import UNKNOWN, CheckContext, Validity, run_checkers
 from harness._client import EtcdError
-from harness._cluster import DockerCluster
+from harness._cluster import DockerCluster, Node
 from harness._errors import ClusterError, UsageError
 from harness._history import NEMESIS, History, HistoryWriter, Op, OpType
 from harness._spec import TestSpec
@@ -103,7 +104,9 @@ class Run:
         self.workload: Workload = WORKLOADS[spec.workload](spec)
         self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval)
         self.cluster = cluster or DockerCluster(
-            run_id=f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower(), size=spec.nodes,
+            # Container names allow [a-zA-Z0-9_.-] only; test names may hold "+" (--nemesis a,b).
+            run_id=re.sub(r"[^a-z0-9_.-]", "-", f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower()),
+            size=spec.nodes,
             image=spec.image)
         self.writer = HistoryWriter(run_dir / "history.jsonl")
         self.stop = threading.Event()
@@ -120,15 +123,20 @@ class Run:
             self.max_process = max(self.max_process, p)
             return p
 
+    def node_for(self, process: int) -> Node:
+        """Thread t starts on node t mod n; each retired process's successor moves to the next
+        node, so a thread is not stuck timing out against a node cut off from the majority."""
+        thread, generation = process % self.spec.concurrency, process // self.spec.concurrency
+        return self.cluster.nodes[(thread + generation) % len(self.cluster.nodes)]
+
     def worker(self, thread_index: int, ctx: WorkloadContext) -> None:
         spec = self.spec
-        nodes = self.cluster.nodes
         process = thread_index
         pace = spec.concurrency / spec.rate if spec.rate > 0 else 0.0
         while not self.stop.is_set():
             # One process: a client and a script, until it gets `info` or time is up.
             rng = random.Random(f"{spec.seed}:{process}")
-            client = self.workload.open_client(ctx, nodes[process % len(nodes)], process)
+            client = self.workload.open_client(ctx, self.node_for(process), process)
             script = self.workload.script(process, rng)
             retired = False
             try:

@@ -823,7 +823,7 @@ def format_summary(outcome: SuiteOutcome) -> str:
     header = ("#", "test", "expect", "verdict", "result", "ops/s", "time", "reason")
     rows = []
     for i, r in enumerate(outcome.results, 1):
-        reason = r.message if r.status != "pass" else ""
+        reason = r.message  # for a passing canary: the anomaly its checker found
         if len(reason) > 70:
             reason = reason[:69] + "…"
         rows.append((str(i), r.entry.name, r.entry.expect, verdict_word(r.verdict), r.status.upper(),

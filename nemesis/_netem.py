@@ -44,6 +44,8 @@ TC, DEV = fw.TC, fw.DEVICE
 # cluster run id -> family name -> its netem arguments, while active. Shared by
 # Latency and Loss of one cluster; guarded by _LOCK.
 _ACTIVE: dict[str, dict[str, list[str]]] = {}
+# cluster run id -> why netem cannot be used there (the kernel is the same for every node).
+_NETEM_MISSING: dict[str, str] = {}
 _LOCK = threading.Lock()
 
 
@@ -103,7 +105,6 @@ class NetworkQuality(Fault):
 
     def __init__(self) -> None:
         self.fallback_nodes: list[str] = []
-        self.netem_missing: str | None = None
         self.backends: dict[str, str] = {}  # node -> iptables command, for the loss fallback
 
     def netem_args(self) -> list[str]:
@@ -120,26 +121,26 @@ class NetworkQuality(Fault):
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         value: dict[str, Any] = {"nodes": [n.name for n in running], "netem": self.netem_args()}
-        if self.netem_missing is None:
-            with _LOCK:
+        with _LOCK:
+            if cluster.run_id not in _NETEM_MISSING:
                 active = _ACTIVE.setdefault(cluster.run_id, {})
                 active[self.name] = self.netem_args()
                 try:
                     self._apply_all(cluster, running, combined(active))
                 except NetemUnavailable as e:
-                    self.netem_missing = str(e)
+                    _NETEM_MISSING[cluster.run_id] = str(e)
                     del active[self.name]
                 except Exception:
                     del active[self.name]
                     self._apply_all(cluster, running, combined(active))  # put the others back
                     raise
-        if self.netem_missing is None:
+            missing = _NETEM_MISSING.get(cluster.run_id)
+        if missing is None:
             value |= {"backend": "netem", **self.verify(cluster, running)}
         elif self.iptables_fallback:
-            value |= {"backend": "iptables-statistic", "why": self.netem_missing,
-                      **self.start_fallback(cluster, running)}
+            value |= {"backend": "iptables-statistic", "why": missing, **self.start_fallback(cluster, running)}
         else:
-            raise NetemUnavailable(self.netem_missing + f"; {self.name} needs netem and has no fallback")
+            raise NetemUnavailable(missing + f"; {self.name} needs netem and has no fallback")
         return value | {"verified": True, "apply_s": round(time.monotonic() - t0, 3)}
 
     def verify(self, cluster: DockerCluster, running: list[Node]) -> dict[str, Any]:

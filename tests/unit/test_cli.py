@@ -61,3 +61,15 @@ def test_spec_command_reproduces_the_spec() -> None:
     cmd = spec.command()
     assert "--seed 11" in cmd and "--nodes 3" in cmd and "--time-limit 30" in cmd
     assert TestSpec.from_json(spec.to_json()) == TestSpec.from_json(TestSpec.from_json(spec.to_json()).to_json())
+
+
+def test_workload_options_are_parsed_as_json_or_strings() -> None:
+    from harness._cli import _parse_options
+
+    assert _parse_options(["skip_event=true", "n=3", "mode=fast"]) == {"skip_event": True, "n": 3, "mode": "fast"}
+
+
+def test_a_malformed_option_is_a_usage_error() -> None:
+    proc = run("test", "--option", "no-equals-sign")
+    assert proc.returncode == 2
+    assert "KEY=VALUE" in proc.stderr and "Traceback" not in proc.stderr
