@@ -25,7 +25,7 @@ from harness.report._page import REPORT_NAME, verdict_word, write_atomically
 
 INDEX_NAME = "index.html"
 _RUN_FILES = ("config.json", "results.json", "history.jsonl")
-_MAX_DEPTH = 3
+_MAX_DEPTH = 5
 
 _INDEX_STYLE = """
 #runs td, #runs th { padding: 4px 14px 4px 0; white-space: nowrap; }
