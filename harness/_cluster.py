@@ -22,6 +22,7 @@ import random
 import socket
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +138,9 @@ class DockerCluster:
             self._create_network()
             self._create_nodes()
             t0 = time.monotonic()
-            for c in self._containers():
-                c.start()
+            # Per-node Docker calls in parallel: each one costs about a second on a busy host.
+            with ThreadPoolExecutor(self.size) as pool:
+                list(pool.map(lambda c: c.start(), self._containers()))
             self._choose_endpoints()
             self.wait_healthy(self.start_timeout)
             self.started_in_s = time.monotonic() - t0
@@ -204,22 +206,25 @@ class DockerCluster:
         return args + self.extra_args
 
     def _create_nodes(self) -> None:
-        for node in self.nodes:
-            container = self._docker.containers.create(
-                self.image,
-                command=[*self._binary, *self.etcd_args(node)],
-                name=node.container,
-                hostname=node.name,
-                labels={**self.labels, "etcd-harness.node": node.name},
-                cap_add=["NET_ADMIN"],
-                ports={f"{CLIENT_PORT}/tcp": ("127.0.0.1", node.host_port)},
-                detach=True,
-                network=None,
-            )
-            # Attach to our network with the fixed IP (and off the default bridge).
-            with suppress(Exception):  # not attached to the default bridge: fine
-                self._docker.networks.get("bridge").disconnect(container)
-            self._network.connect(container, ipv4_address=node.ip, aliases=[node.name])
+        with ThreadPoolExecutor(self.size) as pool:
+            list(pool.map(self._create_node, self.nodes))
+
+    def _create_node(self, node: Node) -> None:
+        container = self._docker.containers.create(
+            self.image,
+            command=[*self._binary, *self.etcd_args(node)],
+            name=node.container,
+            hostname=node.name,
+            labels={**self.labels, "etcd-harness.node": node.name},
+            cap_add=["NET_ADMIN"],
+            ports={f"{CLIENT_PORT}/tcp": ("127.0.0.1", node.host_port)},
+            detach=True,
+            network=None,
+        )
+        # Attach to our network with the fixed IP (and off the default bridge).
+        with suppress(Exception):  # not attached to the default bridge: fine
+            self._docker.networks.get("bridge").disconnect(container)
+        self._network.connect(container, ipv4_address=node.ip, aliases=[node.name])
 
     def _choose_endpoints(self) -> None:
         """Talk to nodes on their bridge IPs where this host can route to them (Linux),
@@ -447,16 +452,22 @@ class DockerCluster:
 def remove_labelled(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
     """Force-remove containers, then networks, carrying ``labels``. Returns (containers, networks)."""
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
-    n_containers = n_networks = 0
-    for c in docker_api.containers.list(all=True, filters=filters):
+    n_networks = 0
+
+    def remove(c: Any) -> int:
         try:
             c.reload()
             if c.attrs["State"].get("Paused"):
                 c.unpause()
             c.remove(force=True, v=True)
-            n_containers += 1
+            return 1
         except Exception as e:
             log.warning("could not remove container %s: %s", c.name, e)
+            return 0
+
+    containers = docker_api.containers.list(all=True, filters=filters)
+    with ThreadPoolExecutor(max(1, min(8, len(containers)))) as pool:
+        n_containers = sum(pool.map(remove, containers))
     for net in docker_api.networks.list(filters=filters):
         try:
             net.remove()
