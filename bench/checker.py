@@ -6,14 +6,18 @@
    and check included), by running ``python -m checkers`` on every file.
 2. Each corpus file alone in this process: check time and peak memory (tracemalloc).
 3. A generated history (default 100,000 ops, 1,000 keys, 16 processes, 10% info)
-   checked in a fresh process: time and peak RSS (parse and check).
+   checked in fresh processes with one worker and with one per core: wall and CPU
+   time and peak RSS, medians of ``--reps`` runs (the machine may be shared: compare
+   CPU time, and wall time only between runs made together).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,25 +110,48 @@ def generate(path: Path, ops: int, keys: int, procs: int, info: float, seed: int
             done += 1
 
 
-def large(ops: int, keys: int, procs: int, info: float) -> None:
+def large(ops: int, keys: int, procs: int, info: float, reps: int = 3) -> None:
+    """Check one generated history in fresh processes, one worker vs one per core,
+    alternating; print medians of wall time, CPU time (this process and its workers)
+    and peak RSS (the largest single process)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.jsonl"
         generate(path, ops, keys, procs, info)
         code = (
             "import resource, sys, time\n"
-            "t = time.perf_counter()\n"
             "from checkers import CheckContext, LinearizabilityChecker\n"
             "from harness._formats import read_history\n"
+            "t = time.perf_counter()\n"
             f"h = read_history({str(path)!r}, 'jsonl')\n"
             "p = time.perf_counter()\n"
-            "r = LinearizabilityChecker('cas-register').check(h, CheckContext(time_limit=300, memory_limit=2**30))\n"
+            "c0 = time.process_time()\n"
+            "w = int(sys.argv[1])\n"
+            "r = LinearizabilityChecker('cas-register', workers=w).check(\n"
+            "    h, CheckContext(time_limit=300, memory_limit=2**30))\n"
             "e = time.perf_counter()\n"
             "ru = resource.getrusage\n"
-            "rss = max(ru(resource.RUSAGE_SELF).ru_maxrss, ru(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "print(f'  {len(h)} events: parse {p - t:.2f} s, check {e - p:.2f} s, total {e - t:.2f} s, '\n"
-            "      f'peak RSS {rss / 1024:.0f} MiB, valid={r.valid}, partitions={r.details[\"partitions\"]}')\n"
+            "kids = ru(resource.RUSAGE_CHILDREN)\n"
+            "cpu = time.process_time() - c0 + kids.ru_utime + kids.ru_stime\n"
+            "rss = max(ru(resource.RUSAGE_SELF).ru_maxrss, kids.ru_maxrss)\n"
+            "print(f'{p - t} {e - p} {cpu} {rss / 1024} {r.valid} {len(h)}')\n"
         )
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)
+        cores = os.cpu_count() or 1
+        rows: dict[int, list[list[float]]] = {1: [], cores: []}
+        valid = events = ""
+        for _ in range(reps):
+            for workers in rows:
+                out = subprocess.run(
+                    [sys.executable, "-c", code, str(workers)], cwd=ROOT, check=False, capture_output=True, text=True
+                )
+                parse, check, cpu, rss, valid, events = out.stdout.split()
+                rows[workers].append([float(parse), float(check), float(cpu), float(rss)])
+        print(f"  {events} events, valid={valid}; medians of {reps} runs:")
+        for workers, runs in rows.items():
+            parse, check, cpu, rss = (statistics.median(r[i] for r in runs) for i in range(4))
+            print(
+                f"    workers={workers}: parse {parse:.2f} s, check {check:.2f} s wall, {cpu:.2f} s CPU, "
+                f"peak RSS {rss:.0f} MiB (largest process)"
+            )
 
 
 def main() -> None:
@@ -135,9 +162,13 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=16)
     parser.add_argument("--info", type=float, default=0.10)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-corpus", action="store_true")
+    parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
 
-    if args.corpus.exists():
+    if args.skip_corpus:
+        pass
+    elif args.corpus.exists():
         etcd = sorted((args.corpus / "jepsen").glob("*.log"))
         kv = sorted((args.corpus / "kv").glob("*.txt"))
         for name, files, model in (("etcd", etcd, "cas-register"), ("kv", kv, "kv")):
@@ -148,7 +179,7 @@ def main() -> None:
         print(f"corpus not found at {args.corpus}; skipped")
     if not args.skip_large:
         print(f"generated history: {args.ops} ops, {args.keys} keys, {args.procs} processes, {args.info:.0%} info")
-        large(args.ops, args.keys, args.procs, args.info)
+        large(args.ops, args.keys, args.procs, args.info, args.reps)
     print(f"(this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
 
 

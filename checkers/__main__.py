@@ -15,8 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per file (0 = none)")
     parser.add_argument("--memory-limit", type=int, default=2048, help="MiB (0 = none)")
     parser.add_argument("--json", action="store_true", help="one JSON result per line")
+    parser.add_argument("--minimal-out", metavar="FILE", help="write the minimal failing sub-history as JSONL")
     args = parser.parse_args(argv)
-    return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_limit, args.json)
+    return check_command(
+        args.paths, args.model, args.format, args.time_limit, args.memory_limit, args.json, args.minimal_out
+    )
 
 
 try:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import bisect
 import os
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +43,8 @@ from harness._history import Op, OpType
 
 _MISSING: Any = object()
 _ILLEGAL: Any = object()
+_PAUSE: Any = object()  # what a search step yields when its work cap is reached
+_PLAIN_WORK = 20_000  # work for re-explaining a pruned failure without pruning
 _CHECK_EVERY = 1024  # closure expansions between time/memory checks
 _LOOKAHEAD = 2  # reads after each step whose reach tests prune it
 _Step = tuple[tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]  # (ro invoked since, k, pending mut, pending ro)
@@ -66,11 +68,15 @@ class Entry:
 
 @dataclass(slots=True)
 class Budget:
-    """Limits of one check: a monotonic ``deadline`` (0 = none) and RSS bytes (0 = none)."""
+    """Limits of one check: a monotonic ``deadline`` (0 = none) and RSS bytes (0 = none).
+
+    ``memory_base``: RSS bytes not counted against ``memory_limit`` (a forked worker's
+    pages shared with its parent, which the parent already counts)."""
 
     deadline: float = 0.0
     memory_limit: int = 0
     time_limit: float = 0.0
+    memory_base: int = 0
 
 
 class LimitReached(Exception):
@@ -110,7 +116,7 @@ def check_budget(budget: Budget) -> None:
     """Raise :class:`LimitReached` if the budget is spent."""
     if budget.deadline and time.monotonic() > budget.deadline:
         raise LimitReached(f"time limit of {budget.time_limit:g} s reached")
-    if budget.memory_limit and rss_bytes() > budget.memory_limit:
+    if budget.memory_limit and rss_bytes() - budget.memory_base > budget.memory_limit:
         raise LimitReached(f"memory limit of {budget.memory_limit / 2**20:.0f} MiB reached")
 
 
@@ -121,12 +127,63 @@ def search(
     budget: Budget,
     max_work: int = 0,
     use_invariant: bool = True,
+    explain: bool = True,
 ) -> Outcome:
     """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable.
 
     Raises :class:`LimitReached` past the budget, and :class:`WorkExceeded` after
-    ``max_work`` configuration expansions (0 = no cap).
+    ``max_work`` configuration expansions (0 = no cap). To continue a search that
+    ran out of work instead of starting it again, use :class:`Search`.
     """
+    outcome = Search(model, key, entries, budget, use_invariant=use_invariant, explain=explain).run(max_work)
+    if outcome is None:
+        raise WorkExceeded
+    return outcome
+
+
+class Search:
+    """One partition's search that can be resumed: each :meth:`run` continues where the
+    last stopped, with its memo, so rounds of growing work cost no repeated work.
+
+    ``use_invariant``: prune with :meth:`Model.invariant` and :meth:`Model.reach_test`.
+    ``explain``: build the failure explanation (off for a bare verdict, as the shrinker needs).
+    """
+
+    def __init__(
+        self,
+        model: Model[Any],
+        key: Hashable,
+        entries: Sequence[Entry],
+        budget: Budget,
+        *,
+        use_invariant: bool = True,
+        explain: bool = True,
+    ) -> None:
+        self._cap = [0]
+        self.work = 0
+        self._run = _search(model, key, entries, budget, self._cap, use_invariant, explain)
+
+    def run(self, max_work: int = 0) -> Outcome | None:
+        """The outcome, or ``None`` if ``max_work`` more expansions (0 = no cap) were not
+        enough. Raises :class:`LimitReached` past the budget (the search is then over)."""
+        self._cap[0] = self.work + max_work if max_work else 0
+        try:
+            self.work = next(self._run)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        return None
+
+
+def _search(
+    model: Model[Any],
+    key: Hashable,
+    entries: Sequence[Entry],
+    budget: Budget,
+    cap: list[int],
+    use_invariant: bool,
+    explain: bool,
+) -> Generator[int, None, Outcome]:
+    """The search; it yields the work done so far whenever ``cap[0]`` (non-zero) is reached."""
     # Drop what cannot matter: an info read-only op constrains nothing.
     entries = [e for e in entries if not (e.return_pos < 0 and model.readonly(e.call))]
     n = len(entries)
@@ -160,7 +217,9 @@ def search(
             ok, ns = model_step(s, call, result)
             return ok and invariant(ns), ns
 
-    bounds = _reach_tests(model, entries, steps, readonly) if use_invariant else [None] * n_steps
+    # For each step, a test of the states a future read still allows (None: none).
+    has_reach = type(model).reach_test is not Model.reach_test
+    bounds = _reach_tests(model, entries, steps, readonly) if use_invariant and has_reach else [None] * n_steps
     pruned = 0
 
     def legal(j: int, s: Any) -> Any:
@@ -179,11 +238,13 @@ def search(
     deep_states: set[Any] = set()
     deep_path: Any = None
     work = 0
-    check_at = _CHECK_EVERY
+    budget_at = _CHECK_EVERY
+    check_at = min(budget_at, cap[0]) if cap[0] else budget_at
 
-    def children(t: int, lin: int, s: Any, p: Any) -> Iterator[tuple[int, Any, Any]]:
-        """Ways to linearize step t's op k from (lin, s), fewest extra ops first."""
-        nonlocal work, check_at, pruned
+    def children(t: int, lin: int, s: Any, p: Any) -> Iterator[Any]:
+        """Ways to linearize step t's op k from (lin, s), fewest extra ops first;
+        :data:`_PAUSE` when the work cap is reached (the next ``next`` resumes)."""
+        nonlocal work, check_at, budget_at, pruned
         _, k, pmut, pro = steps[t]
         kb = bit[k]
         bound = bounds[t]
@@ -193,10 +254,12 @@ def search(
             for lin, s, p in frontier:
                 work += 1
                 if work >= check_at:
-                    check_at += _CHECK_EVERY
-                    check_budget(budget)
-                    if max_work and work > max_work:
-                        raise WorkExceeded
+                    if work >= budget_at:
+                        budget_at += _CHECK_EVERY
+                        check_budget(budget)
+                    if cap[0] and work >= cap[0]:
+                        yield _PAUSE
+                    check_at = min(budget_at, cap[0]) if cap[0] > work else budget_at
                 if t == deepest:
                     deep_states.add(s)
                 for j in pmut:
@@ -228,11 +291,14 @@ def search(
                             later.append((nl, ns, np))
             frontier = later
 
-    stack: list[Iterator[tuple[int, Any, Any]]] = [iter(((0, model.init(), None),))]
+    stack: list[Iterator[Any]] = [iter(((0, model.init(), None),))]
     while stack:
         child = next(stack[-1], None)
         if child is None:
             stack.pop()
+            continue
+        if child is _PAUSE:
+            yield work
             continue
         t = len(stack) - 1
         lin, s, p = child
@@ -262,19 +328,20 @@ def search(
             stack.append(children(t, lin, s, p))
     else:
         outcome.valid = False
-        k = steps[deepest][1]
-        outcome.failure = _explain(model, entries, k, deep_states, deep_path)
-        if invariant is not None or pruned:
-            # The invariant or reach tests cut states early; explain in plain model terms if that is cheap.
-            try:
-                plain = search(model, key, entries, budget, max(100_000, 10 * work), use_invariant=False)
-            except WorkExceeded:
-                plain = None
-            if plain is not None and plain.failure is not None:
-                outcome.failure = plain.failure
-            else:
-                outcome.failure["unlinearizable"][0]["why"] += " (and no order fits the values read later)"
-        outcome.reason = outcome.failure["unlinearizable"][0]["why"]
+        if explain:
+            k = steps[deepest][1]
+            outcome.failure = failure = _explain(model, entries, k, deep_states, deep_path)
+            if invariant is not None or pruned:
+                # Pruning cut states early; explain in plain model terms if that is cheap.
+                try:
+                    plain = search(model, key, entries, budget, max(_PLAIN_WORK, 2 * work), use_invariant=False)
+                except WorkExceeded:
+                    plain = None
+                if plain is not None and plain.failure is not None:
+                    outcome.failure = failure = plain.failure
+                else:
+                    failure["unlinearizable"][0]["why"] += " (and no order fits the values read later)"
+            outcome.reason = failure["unlinearizable"][0]["why"]
 
     outcome.peak_configs = len(memo)
     outcome.expansions = work
@@ -379,7 +446,8 @@ def _path_list(p: Any) -> list[tuple[int, Any]]:
     return out
 
 
-def _op_json(e: Entry, model: Model[Any]) -> dict[str, Any]:
+def op_json(e: Entry, model: Model[Any]) -> dict[str, Any]:
+    """One op of a window or reproducer, as in the details schema (docs/ARCHITECTURE.md)."""
     c, r = e.completion, e.call
     return {
         "index": r.index,
@@ -418,9 +486,9 @@ def _explain(model: Model[Any], entries: Sequence[Entry], k: int, states_seen: s
         set(context) | {i for i in overlapping if entries[i].return_pos >= 0 or entries[i].invoke_pos >= start},
         key=lambda i: entries[i].invoke_pos,
     )
-    window_ops = [_op_json(entries[i], model) for i in chosen]
+    window_ops = [op_json(entries[i], model) for i in chosen]
     times = [t for o in window_ops for t in (o["invoke_time"], o["complete_time"]) if t is not None]
-    unlin = _op_json(bad, model)
+    unlin = op_json(bad, model)
     unlin["why"] = why
     unlin["possible_states"] = sorted({model.describe_state(s) for s in states})[:50]
     return {

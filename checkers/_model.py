@@ -117,8 +117,9 @@ class Model(Generic[S]):
         order; the search prunes states that fail it. It must be sound: never reject a
         state from which such an order exists. Default: ``None`` (no pruning).
 
-        Example, for a register: a read of 3 with no write of 3 in ``between`` needs the
-        state to be 3 already, so the test is ``lambda s: s == 3``."""
+        Example, for a string that only grows by appends: a read of ``"abc"`` with no ``put``
+        in ``between`` needs the state to be a prefix of it, so the test is
+        ``"abc".startswith``. (For a register it rarely prunes enough to pay.)"""
         return None
 
     def signature(self, call: Op, result: Op) -> Hashable:

@@ -57,18 +57,6 @@ class CasRegisterModel(Model[Hashable]):
     def readonly(self, call: Op) -> bool:
         return call.f == "read"
 
-    def reach_test(
-        self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]
-    ) -> Callable[[Hashable], bool] | None:
-        """Only a write or cas of the value read can make a read legal from another state."""
-        if call.f != "read" or not result.is_ok:
-            return None
-        seen = freeze(result.value)
-        for c, _ in between:
-            if (c.f == "write" and freeze(c.value) == seen) or (c.f == "cas" and freeze(c.value[1]) == seen):
-                return None
-        return lambda state: state == seen
-
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "read":
             return f"read {show(freeze(result.value))}" if result.is_ok else "read"
@@ -146,10 +134,13 @@ class KVModel(Model[str]):
         return lambda s: longest.startswith(s) or s.startswith(longest)
 
     def reach_test(self, call: Op, result: Op, between: Sequence[tuple[Op, Op]]) -> Callable[[str], bool] | None:
-        """Without a ``put``, appends only extend the value: a state must be a prefix of the value read."""
-        if call.f != "get" or not result.is_ok or any(c.f == "put" for c, _ in between):
+        """Appends only extend the value: unless a ``put`` of a prefix of the value read comes
+        in between, the state must already be a prefix of it."""
+        if call.f != "get" or not result.is_ok:
             return None
         seen: str = result.value or ""
+        if any(c.f == "put" and seen.startswith(c.value) for c, _ in between):
+            return None
         return seen.startswith
 
     def describe_op(self, call: Op, result: Op) -> str:

@@ -23,22 +23,34 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from checkers._linear import Budget, Entry, LimitReached, Outcome, WorkExceeded, make_entries, search
+from checkers._linear import Budget, Entry, LimitReached, Outcome, Search, make_entries, op_json, rss_bytes
 from checkers._model import Model
 from checkers._models import model_named
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History
+from checkers._shrink import Shrinker, Shrunk
+from harness._history import History, Op
 
-#: Histories with fewer ops than this are checked in this process: forking costs more.
-PARALLEL_MIN_OPS = 20_000
+#: Partitions still unfinished after this much work each (if two or more) are finished
+#: in forked workers. Forking the whole check does not pay on easy histories: measured by
+#: ``bench/checker.py`` on 2 cores, 100,000 ops (1,000 keys) took 1.0 s in one process
+#: and 1.2 s with 2 workers, since pairing and splitting ops is serial and each key is
+#: quick; hard keys (20,000 ops, 10 keys, 30% info) gained 15%.
+FORK_AFTER_WORK = 4096
 #: Work (configuration expansions) each partition gets in the first round; it grows
-#: eightfold per round, so an easy failing key is found before a hard key is finished.
-FIRST_ROUND_WORK = 4096
+#: ``ROUND_GROWTH``-fold per round, so an easy failing key is found before a hard key
+#: is finished. Searches resume across rounds, so small rounds waste nothing.
+FIRST_ROUND_WORK = 1024
+ROUND_GROWTH = 4
+#: Seconds (at most) spent shrinking failures to minimal reproducers, and the share
+#: of the check's remaining time limit it may take.
+SHRINK_SECONDS = 5.0
+SHRINK_SHARE = 0.25
 _SKIPPED = "not checked: another key already failed"
 
 _JOBS: list[tuple[Hashable, list[Entry]]] = []  # inherited by forked workers
-_JOB_MODEL: list[Model[Any]] = []
+_JOB_SEARCHES: dict[int, Search] = {}
 _JOB_BUDGET: list[Budget] = []
+_JOB_SHARE: list[int] = []
 
 
 def unsupported_ops(model: Model[Any], history: History) -> list[tuple[int, str]]:
@@ -56,18 +68,27 @@ class LinearizabilityChecker:
     """Checks that a history is linearizable with respect to ``model``.
 
     ``model`` is a :class:`~checkers.Model` or a name from :data:`checkers.MODELS`.
-    ``workers``: processes for partitions (``None``: all cores, for histories of
-    at least :data:`PARALLEL_MIN_OPS` ops). ``max_failures`` caps the explained
+    ``workers``: processes for the hard partitions (``None``: all cores); they are
+    used only for partitions unfinished after :data:`FORK_AFTER_WORK`. ``max_failures`` caps the explained
     failures in the details (every failing key is still counted).
+    ``shrink_seconds``: time to shrink each explained failure to a minimal reproducer
+    (``minimal`` in the failure; at most :data:`SHRINK_SHARE` of the time left; 0 = off).
     """
 
     name = "linear"
 
     def __init__(
-        self, model: Model[Any] | str, *, workers: int | None = None, max_failures: int = 10, stop_early: bool = True
+        self,
+        model: Model[Any] | str,
+        *,
+        workers: int | None = None,
+        max_failures: int = 10,
+        stop_early: bool = True,
+        shrink_seconds: float = SHRINK_SECONDS,
     ) -> None:
         self.model: Model[Any] = model_named(model) if isinstance(model, str) else model
         self.workers = workers
+        self.shrink_seconds = shrink_seconds
         self.max_failures = max_failures
         self.stop_early = stop_early
 
@@ -90,42 +111,83 @@ class LinearizabilityChecker:
             parts.setdefault(key_of(e.call), []).append(e)
         jobs = list(parts.items())
         outcomes = self._run(jobs, budget, len(entries))
+        self._shrink(outcomes, parts, budget)
         return self._result(outcomes, time.monotonic() - started)
+
+    def _shrink(self, outcomes: list[Outcome], parts: dict[Hashable, list[Entry]], budget: Budget) -> None:
+        """Add a ``minimal`` reproducer to each explained failure, within the shrink time."""
+        if not self.shrink_seconds:
+            return
+        now = time.monotonic()
+        seconds = self.shrink_seconds
+        if budget.deadline:
+            seconds = min(seconds, SHRINK_SHARE * max(0.0, budget.deadline - now))
+        deadline = now + seconds
+        for o in [o for o in outcomes if o.valid is False][: self.max_failures]:
+            if o.failure is None or time.monotonic() >= deadline:
+                continue
+            part = parts[o.key]
+            window = {op["index"] for op in o.failure["window"]["ops"]}
+            bad = o.failure["unlinearizable"][0]["index"]
+            shrinker = Shrinker(
+                self.model,
+                o.key,
+                part,
+                deadline,
+                memory_limit=budget.memory_limit,
+                keep=next((e for e in part if e.call.index == bad), None),
+            )
+            # candidates to start from, smallest first: the window, then the last ops up
+            # to the failing one (the cause is usually near it), then all of them
+            keep = shrinker.keep
+            prefix = [e for e in part if keep is None or e.invoke_pos <= keep.return_pos]
+            tails = [prefix[-n:] for n in (8, 16, 32) if n < len(prefix)]
+            found = shrinker.run([[e for e in part if e.call.index in window], *tails, prefix])
+            if found is not None:
+                o.failure["minimal"] = minimal_json(self.model, found)
 
     # ---- running partitions ------------------------------------------------------------
 
     def _run(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, n_ops: int) -> list[Outcome]:
-        workers = self.workers
-        if workers is None:
-            workers = (os.cpu_count() or 1) if n_ops >= PARALLEL_MIN_OPS else 1
-        workers = min(workers, len(jobs))
-        if workers > 1:
-            try:
-                return _run_forked(self.model, jobs, budget, workers, self.stop_early)
-            except (OSError, ImportError, ValueError):
-                pass  # no fork here (or no room for it): check in this process
-        return self._run_rounds(jobs, budget)
+        workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
+        return self._run_rounds(jobs, budget, min(workers, len(jobs)))
 
-    def _run_rounds(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget) -> list[Outcome]:
-        """Check partitions in rounds of growing work; after a failure, finish the round and stop."""
+    def _run_rounds(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, workers: int = 1) -> list[Outcome]:
+        """Check partitions in rounds of growing work; after a failure, finish the round and stop.
+
+        Each partition's search is resumed, not restarted, in the next round. With
+        ``workers > 1``, partitions still unfinished after :data:`FORK_AFTER_WORK` (the
+        hard ones, if at least two) are resumed in forked workers."""
         done: dict[int, Outcome] = {}
         todo = sorted(range(len(jobs)), key=lambda i: len(jobs[i][1]))
+        searches: dict[int, Search] = {}
         max_work = FIRST_ROUND_WORK if len(jobs) > 1 else 0
+        spent = 0
         while todo:
             later = []
             for i in todo:
                 key, part = jobs[i]
-                outcome = _check_one(self.model, key, part, budget, max_work)
+                if i not in searches:
+                    searches[i] = Search(self.model, key, part, budget)
+                outcome = _resume(searches[i], key, part, max_work)
                 if outcome is None:
                     later.append(i)
                 else:
                     done[i] = outcome
+                    del searches[i]  # its memo is no longer needed
             todo = later
+            spent += max_work
             if self.stop_early and any(o.valid is False for o in done.values()):
                 for i in todo:
                     done[i] = Outcome(jobs[i][0], UNKNOWN, _SKIPPED, ops=len(jobs[i][1]))
                 break
-            max_work = max_work * 8 if len(todo) > 1 else 0
+            if workers > 1 and len(todo) > 1 and spent >= FORK_AFTER_WORK:
+                try:
+                    done.update(_run_forked(jobs, searches, todo, budget, min(workers, len(todo)), self.stop_early))
+                    break
+                except (OSError, ImportError, ValueError):
+                    workers = 1  # no fork here (or no room for it): go on in this process
+            max_work = max_work * ROUND_GROWTH if len(todo) > 1 else 0
         return [done[i] for i in range(len(jobs))]
 
     def _result(self, outcomes: list[Outcome], elapsed: float) -> Result:
@@ -158,18 +220,43 @@ class LinearizabilityChecker:
         return Result(True, f"linearizable ({len(outcomes)} partitions)", details)
 
 
+def minimal_json(model: Model[Any], shrunk: Shrunk) -> dict[str, Any]:
+    """The ``minimal`` part of a failure: the reproducer's ops (as in ``window``), its size,
+    and ``history``: its recorded ops (invocations and completions) as JSONL objects, in
+    order, which re-check as not linearizable."""
+    events: list[tuple[int, Op]] = []
+    for e in shrunk.entries:
+        events.append((e.invoke_pos, e.call))
+        if e.completion is not None:
+            end = e.return_pos if e.return_pos >= 0 else e.invoke_pos  # an info completion: its place is lost
+            events.append((end, e.completion))
+    events.sort(key=lambda ev: (ev[0], ev[1].index))
+    return {
+        "ops": [op_json(e, model) for e in shrunk.entries],
+        "size": len(shrunk.entries),
+        "original_size": shrunk.original_size,
+        "shrunk_in_s": round(shrunk.seconds, 6),
+        "complete": shrunk.complete,
+        "order_only": shrunk.order_only,
+        "history": [op.to_json() for _, op in events],
+    }
+
+
 def _key_json(key: Hashable) -> Any:
     return key if key is None or isinstance(key, str | int | float | bool) else str(key)
 
 
-def _check_one(
-    model: Model[Any], key: Hashable, part: list[Entry], budget: Budget, max_work: int = 0
-) -> Outcome | None:
-    """The outcome, or ``None`` if ``max_work`` was not enough."""
+def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budget) -> Outcome:
+    """The outcome of one partition, ``unknown`` past the budget."""
+    outcome = _resume(Search(model, key, part, budget), key, part, 0)
+    assert outcome is not None
+    return outcome
+
+
+def _resume(run: Search, key: Hashable, part: list[Entry], max_work: int) -> Outcome | None:
+    """The outcome, or ``None`` if ``max_work`` more work was not enough (run again to go on)."""
     try:
-        return search(model, key, part, budget, max_work)
-    except WorkExceeded:
-        return None
+        return run.run(max_work)
     except LimitReached as e:
         return Outcome(key, UNKNOWN, str(e), ops=len(part))
     except MemoryError:
@@ -178,35 +265,62 @@ def _check_one(
         return Outcome(key, UNKNOWN, "the model recursed too deeply", ops=len(part))
 
 
+def _worker_start() -> None:
+    """In a fresh worker: take this worker's share of the memory limit, and count only
+    memory the worker adds, not the pages it shares with the parent. The budget object
+    is the one the inherited searches hold, so it is changed in place."""
+    budget, share = _JOB_BUDGET[0], _JOB_SHARE[0]
+    if budget.memory_limit:
+        budget.memory_limit = share
+        budget.memory_base = rss_bytes()
+
+
+def worker_budget(budget: Budget, workers: int, parent_rss: int) -> int:
+    """Each worker's share of the memory limit: what the parent has not used yet, divided
+    by the workers, so that parent and workers together stay within the limit."""
+    if not budget.memory_limit:
+        return 0
+    return max(1, (budget.memory_limit - parent_rss) // workers)
+
+
 def _job(index: int) -> tuple[int, Outcome]:
     key, part = _JOBS[index]
-    outcome = _check_one(_JOB_MODEL[0], key, part, _JOB_BUDGET[0])
+    outcome = _resume(_JOB_SEARCHES[index], key, part, 0)
     assert outcome is not None
     return index, outcome
 
 
 def _run_forked(
-    model: Model[Any], jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, workers: int, stop_early: bool
-) -> list[Outcome]:
-    """Check partitions in forked workers that inherit the jobs (nothing big is pickled)."""
+    jobs: list[tuple[Hashable, list[Entry]]],
+    searches: dict[int, Search],
+    todo: list[int],
+    budget: Budget,
+    workers: int,
+    stop_early: bool,
+) -> dict[int, Outcome]:
+    """Finish the ``todo`` partitions in forked workers, which inherit the jobs and the
+    suspended searches (nothing big is pickled)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
     _JOBS[:] = jobs
-    _JOB_MODEL[:] = [model]
+    _JOB_SEARCHES.clear()
+    _JOB_SEARCHES.update(searches)
     _JOB_BUDGET[:] = [budget]
+    _JOB_SHARE[:] = [worker_budget(budget, workers, rss_bytes())]
     try:
         # biggest first, so that one long partition does not finish last
-        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))
+        order = sorted(todo, key=lambda i: -len(jobs[i][1]))
         found: dict[int, Outcome] = {}
-        with ctx.Pool(workers) as pool:
+        with ctx.Pool(workers, initializer=_worker_start) as pool:
             for i, outcome in pool.imap_unordered(_job, order, chunksize=max(1, len(order) // (workers * 16))):
                 found[i] = outcome
                 if stop_early and outcome.valid is False:
                     pool.terminate()
                     break
-        return [found.get(i) or Outcome(jobs[i][0], UNKNOWN, _SKIPPED, ops=len(jobs[i][1])) for i in range(len(jobs))]
+        return {i: found.get(i) or Outcome(jobs[i][0], UNKNOWN, _SKIPPED, ops=len(jobs[i][1])) for i in todo}
     finally:
         _JOBS.clear()
-        _JOB_MODEL.clear()
+        _JOB_SEARCHES.clear()
         _JOB_BUDGET.clear()
+        _JOB_SHARE.clear()

@@ -17,9 +17,19 @@ from harness._errors import EXIT_INPUT, EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, 
 
 
 def check_command(
-    paths: list[str], model: str, fmt: str, time_limit: float, memory_limit_mb: int, as_json: bool = False
+    paths: list[str],
+    model: str,
+    fmt: str,
+    time_limit: float,
+    memory_limit_mb: int,
+    as_json: bool = False,
+    minimal_out: str | None = None,
 ) -> int:
-    """Check every file in ``paths`` against ``model``; print verdicts; return the exit code."""
+    """Check every file in ``paths`` against ``model``; print verdicts; return the exit code.
+
+    ``minimal_out``: a path to write the minimal reproducer of the first failure to, as
+    JSONL that re-checks as not linearizable (for a bug report); one input file only.
+    """
     from checkers._models import MODELS
     from checkers._result import CheckContext
     from checkers.linearizable import LinearizabilityChecker, unsupported_ops
@@ -37,6 +47,9 @@ def check_command(
         return EXIT_USAGE
     if time_limit < 0 or memory_limit_mb < 0:
         print("error: --time-limit and --memory-limit must be 0 (none) or positive", file=err)
+        return EXIT_USAGE
+    if minimal_out is not None and len(paths) != 1:
+        print("error: --minimal-out takes one history file; check the others separately", file=err)
         return EXIT_USAGE
 
     checker = LinearizabilityChecker(model)
@@ -58,6 +71,9 @@ def check_command(
             continue
         result = checker.check(history, ctx)
         elapsed = time.perf_counter() - started
+        if minimal_out is not None and result.valid is False:
+            written = write_minimal(result.details, minimal_out)
+            print(written, file=err)
         verdicts.append("valid" if result.valid is True else "invalid" if result.valid is False else "unknown")
         if as_json:
             _json_line(out, {"file": path, "time_s": round(elapsed, 6), **result.to_json()})
@@ -76,6 +92,20 @@ def check_command(
     if "unknown" in verdicts:
         return EXIT_UNKNOWN
     return EXIT_VALID
+
+
+def write_minimal(details: dict[str, Any], path: str) -> str:
+    """Write the first failure's minimal reproducer to ``path`` as JSONL; say what was done."""
+    minimal = next((f["minimal"] for f in details.get("failures", []) if "minimal" in f), None)
+    if minimal is None:
+        return f"no minimal reproducer to write to {path} (shrinking found none in its time)"
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            for op in minimal["history"]:
+                f.write(json.dumps(op, default=str) + "\n")
+    except OSError as e:
+        return f"cannot write the minimal reproducer to {path}: {e.strerror or e}"
+    return f"minimal reproducer ({minimal['size']} ops) written to {path}"
 
 
 def _json_line(out: TextIO, data: dict[str, Any]) -> None:
@@ -108,3 +138,19 @@ def print_failure(failure: dict[str, Any], out: TextIO) -> None:
     hidden = failure.get("pending_info_before_window", 0)
     if hidden:
         print(f"      (+ {hidden} info ops invoked earlier that may take effect anywhere)", file=out)
+    minimal = failure.get("minimal")
+    if minimal:
+        how = (
+            "1-minimal: dropping any one op makes it linearizable or changes the failure"
+            if minimal["complete"]
+            else "the smallest found before the time ran out"
+        )
+        print(
+            f"    minimal reproducer: {minimal['size']} of {minimal['original_size']} ops, not linearizable ({how}; "
+            f"shrunk in {minimal['shrunk_in_s']:.2f} s):",
+            file=out,
+        )
+        timed = any(op["invoke_time"] for op in minimal["ops"])
+        for op in minimal["ops"]:
+            when = f" [{_t(op['invoke_time'])} .. {_t(op['complete_time'])}]" if timed else ""
+            print(f"      {op['index']:>6}  p{op['process']!s:<4} {op['type']:<5} {op['description']}{when}", file=out)

@@ -172,7 +172,8 @@ def cmd_test(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from harness._check_cmd import check_command
 
-    return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_mb, as_json=args.json)
+    return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_mb, as_json=args.json,
+                         minimal_out=args.minimal_out)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -224,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=_positive_float, default=60.0, help="seconds per file; 0 = none")
     p.add_argument("--memory-mb", type=int, default=2048, help="memory per check; 0 = none")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("--minimal-out", metavar="FILE",
+                   help="write the minimal failing sub-history as JSONL (re-checks as not linearizable)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="(re)write report.html for a run directory")

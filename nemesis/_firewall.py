@@ -78,6 +78,7 @@ class NetState:
 
     filter_rules: dict[str, list[str]]  # "iptables-nft" / "iptables-legacy" -> `-save -t filter` lines
     qdiscs: list[str]  # `tc qdisc show` lines, every device
+    links: list[str]  # network device names
 
     def chain_variants(self, chain: str) -> list[str]:
         """The variants in which ``chain`` exists."""
@@ -89,16 +90,24 @@ class NetState:
     def has_qdisc(self, fragment: str) -> bool:
         return any(fragment in line for line in self.qdiscs)
 
+    @property
+    def has_sink(self) -> bool:
+        return SINK_DEVICE in self.links
+
 
 def inspect(cluster: DockerCluster, node: Node) -> NetState:
-    """One read of ``node``'s filter tables (both variants) and qdiscs: three execs."""
+    """One read of ``node``'s filter tables (both variants), qdiscs and devices: four execs."""
     rules: dict[str, list[str]] = {}
     for variant in IPTABLES_VARIANTS:
         code, out = cluster.exec(node, [f"{variant}-save", "-t", "filter"], check=False)
         if code == 0:
             rules[variant] = [line for line in out.splitlines() if line and not line.startswith("#")]
     code, out = cluster.exec(node, [TC, "qdisc", "show"], check=False)
-    return NetState(rules, out.splitlines() if code == 0 else [])
+    qdiscs = out.splitlines() if code == 0 else []
+    code, out = cluster.exec(node, ["ip", "-o", "link", "show"], check=False)
+    # "3: nemesis-sink: <BROADCAST,NOARP> ..." / "48: eth0@if49: ..." -> the name before any "@"
+    links = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if code == 0 and ":" in line]
+    return NetState(rules, qdiscs, links)
 
 
 # -- iptables -----------------------------------------------------------------------
@@ -141,7 +150,7 @@ def iptables_leftovers(node: Node, state: NetState) -> list[str]:
 def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> None:
     """Make ``node`` send nothing to each IP in ``destinations`` (clsact egress + mirred to a down sink)."""
     state = inspect(cluster, node)
-    if not state.has_qdisc(f"dev {SINK_DEVICE} "):
+    if not state.has_sink:
         cluster.exec(node, ["ip", "link", "add", SINK_DEVICE, "type", "ifb"])  # left down: mirred drops
     if not state.has_qdisc("qdisc clsact "):
         cluster.exec(node, [TC, "qdisc", "add", "dev", DEVICE, "clsact"])
@@ -156,11 +165,12 @@ def tc_remove(cluster: DockerCluster, node: Node, state: NetState | None = None)
     state = state or inspect(cluster, node)
     if state.has_qdisc("qdisc clsact "):
         cluster.exec(node, [TC, "qdisc", "del", "dev", DEVICE, "clsact"], check=False)
-    if state.has_qdisc(f"dev {SINK_DEVICE} "):
+    if state.has_sink:
         cluster.exec(node, ["ip", "link", "del", SINK_DEVICE], check=False)
 
 
 def tc_leftovers(node: Node, state: NetState) -> list[str]:
     """Any qdisc other than the defaults (``noqueue`` on eth0 and lo), and our sink device."""
-    return [f"{node.name} tc: {line.strip()}" for line in state.qdiscs
-            if line.strip() and not line.startswith("qdisc noqueue")]
+    found = [f"{node.name} tc: {line.strip()}" for line in state.qdiscs
+             if line.strip() and not line.startswith("qdisc noqueue")]
+    return found + ([f"{node.name}: device {SINK_DEVICE}"] if state.has_sink else [])

@@ -179,6 +179,9 @@ class Partition(Fault):
         grudge = SHAPES[shape](names, rng, leader)
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
+        if len(running) < 2:
+            raise FaultNotApplied(f"{shape}: fewer than 2 nodes running (killed?); nothing to partition",
+                                  {"shape": shape, "grudge": grudge})
         backends = self.apply(cluster, grudge, running)
         self.current = grudge
         value: dict[str, Any] = {

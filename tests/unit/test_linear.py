@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -205,3 +206,44 @@ def test_brute_force_can_say_no() -> None:
     # the reference itself must be able to fail, or agreement proves nothing
     hist = h((0, "invoke", "write", 1), (0, "ok", "write", 1), (1, "invoke", "read", None), (1, "ok", "read", 2))
     assert brute_force(CasRegisterModel(), hist) is False
+
+
+def test_forked_workers_share_the_memory_limit() -> None:
+    from checkers._linear import rss_bytes
+    from checkers.linearizable import worker_budget
+
+    budget = Budget(memory_limit=1000 * 2**20)
+    assert worker_budget(budget, 2, 200 * 2**20) == 400 * 2**20  # (limit - parent) / workers
+    assert worker_budget(budget, 2, 2000 * 2**20) == 1  # the parent alone is over: no room
+    assert worker_budget(Budget(), 2, 200 * 2**20) == 0  # no limit stays no limit
+    # memory shared with the parent is not counted against a worker's share
+    check_budget(Budget(memory_limit=1, memory_base=rss_bytes() + (64 << 20)))
+    with pytest.raises(LimitReached):
+        check_budget(Budget(memory_limit=1, memory_base=0))
+
+
+def test_hard_partitions_are_finished_in_forked_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import checkers.linearizable as lin
+
+    calls: list[int] = []
+    real = lin._run_forked
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(args[2]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lin, "_run_forked", spy)
+    monkeypatch.setattr(lin, "FIRST_ROUND_WORK", 1)  # every key counts as hard
+    monkeypatch.setattr(lin, "FORK_AFTER_WORK", 0)
+    rows: list[tuple[Any, ...]] = []
+    for k in range(6):  # concurrent writes: more than one expansion per key
+        rows += [(10 * k + p, "invoke", "write", p, f"k{k}") for p in range(3)]
+        rows += [(10 * k + p, "ok", "write", p, f"k{k}") for p in range(3)]
+    good = h(*rows)
+    bad = h(*rows, (99, "invoke", "read", None, "k3"), (99, "ok", "read", 9, "k3"))
+    one = LinearizabilityChecker("cas-register", workers=1).check(bad, CTX)
+    two = LinearizabilityChecker("cas-register", workers=2).check(bad, CTX)
+    assert calls and one.valid is False and two.valid is False
+    assert one.details["failures"][0]["key"] == two.details["failures"][0]["key"] == "k3"
+    assert two.details["failures"][0]["minimal"]["size"] == 1  # shrunk in this process
+    assert LinearizabilityChecker("cas-register", workers=2).check(good, CTX).valid is True

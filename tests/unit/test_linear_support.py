@@ -179,3 +179,94 @@ def random_small_history(draw: st.DrawFn, f_values: tuple[str, ...] = ("read", "
         out = draw(st.sampled_from([None, 0, 1, 2])) if f == "read" else None
         calls.append(Call(p, f, value, start, end if draw(st.booleans()) or typ != "info" else None, typ, out))
     return build(calls)
+
+
+# ---- Hypothesis: any model ------------------------------------------------------------
+
+#: For each model: the read-only ``f`` (if any) and a drawer of a mutating op ``(f, value)``.
+_MUTATORS: dict[str, tuple[str | None, Any]] = {
+    "mutex": (None, st.tuples(st.sampled_from(["acquire", "release"]), st.none())),
+    "counter": ("read", st.tuples(st.just("add"), st.one_of(st.none(), st.integers(-2, 3)))),
+    "kv": (
+        "get",
+        st.one_of(
+            st.tuples(st.just("append"), st.sampled_from(["a", "b", "c", "xy"])),
+            st.tuples(st.just("put"), st.sampled_from(["", "a", "z"])),
+        ),
+    ),
+    "cas-register": ("read", st.one_of(
+        st.tuples(st.just("write"), st.integers(0, 3)),
+        st.tuples(st.just("cas"), st.lists(st.integers(0, 3), min_size=2, max_size=2)),
+    )),
+}
+
+
+def _draw_op(draw: st.DrawFn, model_name: str, read_share: float = 0.4) -> tuple[str, Any]:
+    read_f, mutator = _MUTATORS[model_name]
+    if read_f is not None and draw(st.floats(0, 1)) < read_share:
+        return read_f, None
+    f, value = draw(mutator)
+    return f, value
+
+
+@st.composite
+def linearizable_history(draw: st.DrawFn, model_name: str, max_ops: int = 25, keys: int = 2) -> History:
+    """A history of ``model_name`` from a simulated execution: each op takes effect at a
+    random instant inside its interval (an ``info`` op maybe never); a mutation the
+    model refuses in the state it meets (a held lock acquired) completes as ``fail``."""
+    from checkers._models import model_named
+
+    model = model_named(model_name)
+    read_f = _MUTATORS[model_name][0]
+    n = draw(st.integers(1, max_ops))
+    procs = draw(st.integers(1, 5))
+    free_at = [0] * procs
+    next_pid = list(range(procs))
+    spans = []
+    for _ in range(n):
+        p = draw(st.integers(0, procs - 1))
+        start = free_at[p] + draw(st.integers(0, 5))
+        point = start + draw(st.integers(1, 20))
+        end = point + draw(st.integers(1, 20))
+        key = f"k{draw(st.integers(0, keys - 1))}"
+        f, value = _draw_op(draw, model_name)
+        fate = draw(st.sampled_from(["ok", "ok", "ok", "info-applied", "info-lost", "pending"]))
+        spans.append((point, start, end, next_pid[p], f, value, key, fate))
+        free_at[p] = end + 1
+        if fate != "ok":
+            next_pid[p] += procs  # a process with an unknown outcome is retired
+    states: dict[Any, Any] = {}
+    calls = []
+    for _point, start, end, pid, f, value, key, fate in sorted(spans, key=lambda s: s[:3]):
+        call = Op(type=OpType.INVOKE, f=f, value=value, process=pid, key=key)
+        state = states.get(key, model.init())
+        applied = fate in ("ok", "info-applied", "pending")
+        typ, out = "ok", value
+        if f == read_f:
+            out = state
+        else:
+            legal, after = model.step(state, call, Op(type=OpType.OK, f=f, value=value))
+            if not legal:
+                typ, applied = "fail", False
+            elif applied:
+                states[key] = after
+        if fate in ("info-applied", "info-lost") and typ != "fail":
+            typ = "info"
+        calls.append(Call(pid, f, value, start, None if fate == "pending" else end, typ, out, key))
+    return build(calls)
+
+
+@st.composite
+def random_model_history(draw: st.DrawFn, model_name: str) -> History:
+    """Any small history of ``model_name``, one key: random outputs and overlaps."""
+    read_f = _MUTATORS[model_name][0]
+    outputs = {"counter": st.integers(-1, 4), "kv": st.sampled_from(["", "a", "ab", "ba", "z", "za", "c"])}
+    calls = []
+    for p in range(draw(st.integers(1, 5))):
+        start = draw(st.integers(0, 10))
+        end = start + draw(st.integers(1, 10))
+        f, value = _draw_op(draw, model_name)
+        typ = draw(st.sampled_from(["ok", "ok", "ok", "info", "fail"]))
+        out = draw(outputs[model_name]) if f == read_f else None
+        calls.append(Call(p, f, value, start, end if draw(st.booleans()) or typ != "info" else None, typ, out))
+    return build(calls)

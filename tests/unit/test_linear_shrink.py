@@ -1,0 +1,138 @@
+"""The minimal reproducer: still not linearizable, 1-minimal, bounded in time."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from checkers import CheckContext, LinearizabilityChecker
+from checkers._linear import Entry, make_entries
+from checkers._models import model_named
+from checkers._shrink import Shrinker
+from harness._check_cmd import check_command
+from harness._formats import read_history
+from harness._history import History, op_from_json
+from tests.unit.test_corpus import CORPUS, EXPECTED
+from tests.unit.test_linear_support import h
+
+CTX = CheckContext(time_limit=60)
+INVALID = [name for name, linearizable in EXPECTED if not linearizable]
+
+
+def minimal_history(failure: dict[str, object]) -> History:
+    minimal = failure["minimal"]
+    assert isinstance(minimal, dict)
+    return History.of(op_from_json(d) for d in minimal["history"])
+
+
+def failing_partition(model_name: str, history: History, failure: dict[str, object]) -> tuple[list[Entry], Entry]:
+    model = model_named(model_name)
+    entries, _ = make_entries(history.ops)
+    part = [e for e in entries if model.partition_key(e.call) == failure["key"]]
+    bad = failure["unlinearizable"][0]["index"]  # type: ignore[index]
+    return part, next(e for e in part if e.call.index == bad)
+
+
+@pytest.mark.skipif(not INVALID, reason=f"the Porcupine corpus is not at {CORPUS}")
+@pytest.mark.parametrize("name", INVALID or ["none"])
+def test_corpus_minimal_reproducer(name: str) -> None:
+    model_name = "kv" if name.startswith("kv/") else "cas-register"
+    history = read_history(CORPUS / name)
+    result = LinearizabilityChecker(model_name).check(history, CTX)
+    failure = result.details["failures"][0]
+    minimal = failure["minimal"]
+    assert minimal["size"] == len(minimal["ops"]) <= minimal["original_size"]
+    assert minimal["complete"], "5 s is plenty for every corpus file"
+    # the reproducer, as written by --minimal-out, is itself not linearizable
+    assert LinearizabilityChecker(model_name).check(minimal_history(failure), CTX).valid is False
+
+    part, bad = failing_partition(model_name, history, failure)
+    by_index = {e.call.index: e for e in part}
+    kept = [by_index[op["index"]] for op in minimal["ops"]]
+    assert bad in kept
+    shrinker = Shrinker(model_named(model_name), failure["key"], part, time.monotonic() + 30, keep=bad)
+    assert shrinker.fails(kept)
+    # 1-minimal: without any one of its ops, it is no longer a reproducer
+    for i in range(len(kept)):
+        assert not shrinker.fails(kept[:i] + kept[i + 1 :]), f"op {kept[i].call.index} is not needed"
+    # no larger than the window, whenever the window itself is a reproducer
+    window = [by_index[op["index"]] for op in failure["window"]["ops"] if op["index"] in by_index]
+    if shrinker.fails(window):
+        assert minimal["size"] <= len(window)
+
+
+def test_stale_read_shrinks_to_the_three_ops_that_show_it() -> None:
+    rows: list[tuple[object, ...]] = []
+    for i in range(20):  # noise: another client writing and reading its own values
+        rows += [(5, "invoke", "write", 3), (5, "ok", "write", 3), (6, "invoke", "read", None), (6, "ok", "read", 3)]
+        del i
+    rows += [(0, "invoke", "write", 1), (0, "ok", "write", 1), (1, "invoke", "write", 2), (1, "ok", "write", 2)]
+    rows += [(2, "invoke", "read", None), (2, "ok", "read", 1)]
+    result = LinearizabilityChecker("cas-register").check(h(*rows), CTX)
+    minimal = result.details["failures"][0]["minimal"]
+    assert [op["description"] for op in minimal["ops"]] == ["write 1", "write 2", "read 1"]
+    assert minimal["original_size"] == 43 and minimal["complete"] is True
+
+
+def test_a_read_of_a_value_nobody_wrote_shrinks_to_the_read() -> None:
+    rows = [(0, "invoke", "write", 1), (0, "ok", "write", 1), (1, "invoke", "read", None), (1, "ok", "read", 9)]
+    minimal = LinearizabilityChecker("cas-register").check(h(*rows), CTX).details["failures"][0]["minimal"]
+    assert [op["description"] for op in minimal["ops"]] == ["read 9"]
+    assert minimal["order_only"] is False
+
+
+def test_info_ops_are_kept_only_when_needed() -> None:
+    # the info write of 2 explains nothing about the stale read: it is dropped
+    rows = [
+        (3, "invoke", "write", 2),
+        (3, "info", "write", None),
+        (0, "invoke", "write", 1),
+        (0, "ok", "write", 1),
+        (1, "invoke", "write", 5),
+        (1, "ok", "write", 5),
+        (2, "invoke", "read", None),
+        (2, "ok", "read", 1),
+    ]
+    minimal = LinearizabilityChecker("cas-register").check(h(*rows), CTX).details["failures"][0]["minimal"]
+    assert [op["description"] for op in minimal["ops"]] == ["write 1", "write 5", "read 1"]
+
+
+def test_shrinking_is_bounded_in_time() -> None:
+    rows: list[tuple[object, ...]] = []
+    for i in range(300):
+        rows += [(i, "invoke", "write", i % 4), (i, "ok", "write", i % 4)]
+    rows += [(999, "invoke", "read", None), (999, "ok", "read", 7)]
+    history = h(*rows)
+    started = time.monotonic()
+    result = LinearizabilityChecker("cas-register", shrink_seconds=0.05).check(history, CTX)
+    assert time.monotonic() - started < 5
+    minimal = result.details["failures"][0].get("minimal")
+    if minimal is not None:  # what it found in time is still a reproducer
+        assert minimal["complete"] or minimal["size"] < minimal["original_size"]
+        again = LinearizabilityChecker("cas-register").check(minimal_history(result.details["failures"][0]), CTX)
+        assert again.valid is False
+    assert "minimal" not in LinearizabilityChecker("cas-register", shrink_seconds=0).check(history, CTX).details[
+        "failures"
+    ][0]
+
+
+def test_cli_prints_and_writes_the_reproducer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows: list[tuple[object, ...]] = [(0, "invoke", "write", 1), (0, "ok", "write", 1)]
+    rows += [(1, "invoke", "write", 2), (1, "ok", "write", 2)]
+    rows += [(2, "invoke", "read", None), (2, "ok", "read", 1), (3, "invoke", "write", 4), (3, "ok", "write", 4)]
+    src = tmp_path / "h.jsonl"
+    src.write_text("".join(json.dumps(op.to_json()) + "\n" for op in h(*rows).ops))
+    out = tmp_path / "min.jsonl"
+    assert check_command([str(src)], "cas-register", "jsonl", 10, 512, minimal_out=str(out)) == 1
+    printed = capsys.readouterr()
+    assert "minimal reproducer: 3 of 4 ops" in printed.out
+    assert f"written to {out}" in printed.err
+    assert len(out.read_text().splitlines()) == 6
+    assert check_command([str(out)], "cas-register", "jsonl", 10, 512) == 1
+    capsys.readouterr()
+    assert check_command([str(src)], "cas-register", "jsonl", 10, 512, as_json=True) == 1
+    assert json.loads(capsys.readouterr().out)["failures"][0]["minimal"]["size"] == 3
+    assert check_command([str(src), str(out)], "cas-register", "jsonl", 10, 512, minimal_out=str(out)) == 2
