@@ -111,6 +111,7 @@ class Run:
         self.writer = HistoryWriter(run_dir / "history.jsonl")
         self.stop = threading.Event()
         self.nemesis_done = threading.Event()
+        self.nemesis_started = False
         self.max_process = spec.concurrency - 1
         self._process_lock = threading.Lock()
         self.notes: dict[str, Any] = {}
@@ -210,6 +211,9 @@ class Run:
     def heal_everything(self) -> None:
         """Stop active faults (recorded), then heal every family unconditionally."""
         rng = random.Random(f"{self.spec.seed}:final")
+        if self.nemesis_started:
+            # A slow fault op (a kill's restart waits for rejoin) must finish before we heal.
+            self.nemesis_done.wait(timeout=60)
         for fault in self.package.active_faults():
             self.nemesis_op(fault, fault.stop_f, rng)
         for fault in self.package.faults:
@@ -276,6 +280,7 @@ class Run:
         threads = [threading.Thread(target=self.worker, args=(i, ctx), name=f"worker-{i}", daemon=True)
                    for i in range(self.spec.concurrency)]
         if with_nemesis:
+            self.nemesis_started = True
             threads.append(threading.Thread(target=self.nemesis_loop, name="nemesis", daemon=True))
             threads.append(threading.Thread(target=self.leader_loop, name="leaders", daemon=True))
         t0 = time.monotonic()
