@@ -116,45 +116,64 @@ class HarnessSet:
             return complete_ok(op, sorted(self.sets.get(str(op.key), set())))
 
 
-class LeaseKeeper:
-    """Keeps one lease alive from a background thread, every TTL/3, until :meth:`stop`.
+class Refresher:
+    """Calls :meth:`refresh_once` every TTL/3 from a background thread until :meth:`stop`.
 
-    ``lost`` becomes true when etcd says the lease is gone (TTL ≤ 0 or "lease not
-    found"): a holder whose lease is lost no longer holds the lock, whatever it thinks.
+    ``refresh_once`` returns True while the holder still holds, False when etcd says it
+    no longer does (then ``lost`` becomes true and the thread ends), and raises
+    :class:`EtcdError` when the answer is unknown (an unreachable node, a timeout): then it
+    tries again, and gives up only after ``GIVE_UP_S`` of failures (the cluster is gone).
     """
 
-    def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float) -> None:
-        self.lease = lease
+    def __init__(self, ttl: float, request_timeout: float, name: str) -> None:
         self.lost = False
         self.interval = max(0.2, ttl / 3)
-        # A slow answer still refreshes the lease: wait up to the TTL, not just the interval.
-        self._timeout = max(0.3, min(request_timeout, ttl))
-        self._etcd = etcd  # the holder's own keepalive client: not shared with its lock calls
+        # A slow answer still refreshes: wait up to the TTL, not just the interval.
+        self._timeout = max(0.3, min(request_timeout, float(ttl)))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"keepalive-{lease:x}", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def refresh_once(self) -> bool:
+        raise NotImplementedError
 
     def _run(self) -> None:
         failing_since: float | None = None
         while not self._stop.wait(self.interval):
             try:
-                if self._etcd.lease_keepalive_once(self.lease, timeout=self._timeout) <= 0:
-                    self.lost = True
-                    return
-                failing_since = None
-            except EtcdError as e:
-                if e.code == 5:  # NOT_FOUND: the lease expired or was revoked
-                    self.lost = True
-                    return
-                # Unreachable node, timeout: try again; the lease may still be alive. Give up
-                # only when it cannot be (the cluster is gone, e.g. a run that never healed).
+                alive = self.refresh_once()
+            except EtcdError:
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > GIVE_UP_S:
                     return
+                continue
+            failing_since = None
+            if not alive:
+                self.lost = True
+                return
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self._timeout + 1)
+
+
+class LeaseKeeper(Refresher):
+    """Keeps one lease alive. ``lost`` becomes true when etcd says the lease is gone (TTL ≤ 0
+    or "lease not found"): a holder whose lease is lost no longer holds the lock, whatever it thinks.
+    """
+
+    def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float) -> None:
+        super().__init__(ttl, request_timeout, name=f"keepalive-{lease:x}")
+        self.lease = lease
+        self._etcd = etcd  # the holder's own keepalive client: not shared with its lock calls
+        self._thread.start()
+
+    def refresh_once(self) -> bool:
+        try:
+            return self._etcd.lease_keepalive_once(self.lease, timeout=self._timeout) > 0
+        except EtcdError as e:
+            if e.code == 5:  # NOT_FOUND: the lease expired or was revoked
+                return False
+            raise
 
 
 class LockClient:

@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from harness._client import EtcdClient, EtcdError, V2Response
 from harness._history import Op
 from workloads._base import Client, WorkloadContext, complete_fail, complete_ok, complete_with_error
-from workloads.lock import GIVE_UP_S, LockHolder, LockWorkload
+from workloads.lock import LockHolder, LockWorkload, Refresher
 
 if TYPE_CHECKING:
     from checkers import Checker
@@ -45,40 +44,20 @@ COMPARE_FAILED = 101
 KEY_NOT_FOUND = 100
 
 
-class V2Refresher:
-    """Refreshes a held lock node's TTL every TTL/3 until :meth:`stop`; ``lost`` if the CAS refresh fails."""
+class V2Refresher(Refresher):
+    """Refreshes a held lock node's TTL (a CAS on our instance id); ``lost`` if etcd refuses it."""
 
     def __init__(self, etcd: EtcdClient, node_key: str, instance_id: str, ttl: int, request_timeout: float) -> None:
-        self.lost = False
-        self.interval = max(0.2, ttl / 3)
+        super().__init__(ttl, request_timeout, name=f"v2-refresh-{instance_id}")
         self._args = (node_key, instance_id, ttl)
-        self._timeout = max(0.3, min(request_timeout, float(ttl)))
         self._etcd = etcd  # the holder's own refresh client
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"v2-refresh-{instance_id}", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def refresh_once(self) -> bool:
         node_key, instance_id, ttl = self._args
-        failing_since: float | None = None
-        while not self._stop.wait(self.interval):
-            try:
-                r = self._etcd.v2("PUT", node_key, {"refresh": "true", "prevValue": instance_id,
-                                                    "ttl": str(ttl)}, timeout=self._timeout)
-            except EtcdError:
-                # Unknown: the node may still be ours; try again, unless the cluster is gone.
-                failing_since = failing_since or time.monotonic()
-                if time.monotonic() - failing_since > GIVE_UP_S:
-                    return
-                continue
-            failing_since = None
-            if r.status >= 400:
-                self.lost = True
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self._timeout + 1)
+        r = self._etcd.v2("PUT", node_key, {"refresh": "true", "prevValue": instance_id, "ttl": str(ttl)},
+                          timeout=self._timeout)
+        return r.status < 400
 
 
 class LockV2Client:
