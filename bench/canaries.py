@@ -37,23 +37,41 @@ class Variant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: The lock canaries pause the node of the newest lock holder, whose critical section lasts up to
+#: HOLD_S, longer than the 2 s lease: its keepalives stall, the lease expires, a waiter on another
+#: node is granted the lock while the holder still works.
+HOLD_S = 5
+PAUSE_HOLDER = ("pause:lock-holder",)
+PAUSE_WAITER = ("pause:lock-waiter",)
+
 VARIANTS = [
     Variant("register-serializable", True,
             TestSpec(workload="register", read_mode="serializable", nemesis=("partition",), time_limit=60),
             "stale reads from a partitioned member's local state"),
-    Variant("lock-set-pause-3.4", True,
-            TestSpec(workload="lock-set", nemesis=("pause",), time_limit=60, image=IMAGE_34),
-            "a waiter paused past its lease TTL is granted the lock on resume (3.4 lock service)"),
-    Variant("lock-set-pause-3.5", True,
-            TestSpec(workload="lock-set", nemesis=("pause",), time_limit=60),
-            "the same on 3.5.16, which re-checks the session: expected to fire rarely",
+    Variant("lock-set-pause-holder", True,
+            TestSpec(workload="lock-set", nemesis=PAUSE_HOLDER, time_limit=60, options={"hold_max": HOLD_S}),
+            "the holder's node is paused past the TTL: its lease expires mid-hold, a waiter gets the lock"),
+    Variant("lock-set-pause-holder-3.4", True,
+            TestSpec(workload="lock-set", nemesis=PAUSE_HOLDER, time_limit=60, options={"hold_max": HOLD_S},
+                     image=IMAGE_34),
+            "the same on etcd 3.4.23"),
+    Variant("lock-set-pause-waiter-3.4", True,
+            TestSpec(workload="lock-set", nemesis=PAUSE_WAITER, time_limit=60, image=IMAGE_34),
+            "a waiter paused past its TTL is granted the lock on resume (3.4's lock service; fixed in 3.5)",
+            extra={"optional": True}),
+    Variant("lock-set-pause-waiter-3.5", False,
+            TestSpec(workload="lock-set", nemesis=PAUSE_WAITER, time_limit=60),
+            "3.5 re-checks the waiter's key: 'session is expired' (fail), no second holder",
             extra={"optional": True}),
     Variant("counter-unsafe", True,
             TestSpec(workload="counter", counter_mode="unsafe", nemesis=(), time_limit=30),
             "read-then-put increments overwrite each other"),
+    Variant("lock-etcd-set-pause-holder", False,
+            TestSpec(workload="lock-etcd-set", nemesis=PAUSE_HOLDER, time_limit=60, options={"hold_max": HOLD_S}),
+            "the lock-set canary's faults, but writes fenced by the lock key's create_revision"),
     Variant("lock-etcd-set-pause", False,
             TestSpec(workload="lock-etcd-set", nemesis=("pause",), time_limit=60),
-            "fenced writes: the lock key's create_revision guards the txn"),
+            "fenced writes under random pauses (leader, one, all)"),
     Variant("register-partition-kill", False,
             TestSpec(workload="register", nemesis=("partition", "kill"), time_limit=60),
             "linearizable reads and txn cas"),

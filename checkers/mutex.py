@@ -20,10 +20,21 @@ at one instant both clients had been told they own the lock and neither had
 started to give it up. Uncertain tails never count, so a lock that is freed by
 lease expiry after an ``info`` release is not a false alarm.
 
+Each violation is explained from the first holder's lease, when its release
+recorded ``extra.keepalive.last_ack_sent_s_ago`` (the lock workloads do): the
+last acknowledged keepalive was *sent* at ``release invocation − that``, and etcd
+may not expire a lease sooner than one TTL after it. If the second holder
+acquired later than that, the lease *expired* while held (keepalives stalled: a
+paused or cut-off node); if sooner, etcd granted the lock while the holder's
+lease was alive (revoked early, or a grant that ignored it), which its lease
+contract forbids.
+
 ``details`` (``results.json`` → ``checkers.<name>``)::
 
     {"violations": [{"key", "holders": [{"process", "acquire_index", "start_time", "end_time"|null}, ...],
-                     "overlap_start", "overlap_end", "ttl_s"}],
+                     "overlap_start", "overlap_end", "ttl_s",
+                     "lease": {"last_ack_sent_time", "acked", "failed", "expired": bool}|null,
+                     "explanation": str}],
      "violation_count": n,
      "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
      "possible_holds": n}   # info acquires
@@ -57,6 +68,7 @@ class Hold:
     certain_end: int
     end: int | None  # the release invocation, or None when open-ended
     open_ended: bool
+    lease: dict[str, Any] | None = None  # from the release's extra.keepalive: see _lease_of
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "process": self.process, "acquire_index": self.acquire_index,
@@ -92,7 +104,7 @@ def _hold_from(process: int, inv: Op, done: Op, later: list[tuple[Op, Op | None]
             open_ended = (nxt_done is None or nxt_done.type is OpType.INFO
                           or bool((nxt_done.extra or {}).get("lease_lost")))
             return Hold(inv.key, process, inv.index, done.time, nxt_inv.time,
-                        None if open_ended else nxt_inv.time, open_ended)
+                        None if open_ended else nxt_inv.time, open_ended, _lease_of(nxt_inv, nxt_done))
         if nxt_inv.f == "acquire":
             break  # released without a recorded release (should not happen): stop here
         last_seen = max(last_seen, nxt_inv.time, nxt_done.time if nxt_done else nxt_inv.time)
@@ -138,13 +150,39 @@ class MutexChecker:
             where = "" if first["key"] is None else f"lock {first['key']}: "
             return Result(False, f"{count} mutual-exclusion violation(s); first: {where}process {b['process']} "
                                  f"acquired while process {a['process']} held it ({ms:.0f} ms overlap, "
-                                 f"TTL {ttl} s)", details)
+                                 f"TTL {ttl} s): {first['explanation']}", details)
         if not holds:
             return Result(UNKNOWN, "no acquire succeeded, so mutual exclusion was never tested", details)
         return Result(True, f"{len(holds)} holds, none overlapping", details)
 
 
+def _lease_of(release: Op, done: Op | None) -> dict[str, Any] | None:
+    """The release's keepalive record on the run clock: when the last acknowledged refresh was sent."""
+    keepalive = (done.extra or {}).get("keepalive") if done is not None else None
+    if not isinstance(keepalive, dict):
+        return None
+    ago = keepalive.get("last_ack_sent_s_ago")
+    if isinstance(ago, bool) or not isinstance(ago, int | float):
+        return None
+    return {"last_ack_sent_time": release.time - int(ago * 1e9),
+            "acked": keepalive.get("acked"), "failed": keepalive.get("failed")}
+
+
 def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
+    lease = dict(first.lease) if first.lease is not None else None
+    explanation = (f"p{second.process} was granted the lock while p{first.process} still held it; "
+                   f"p{first.process}'s keepalives are not on record")
+    if lease is not None and isinstance(ttl, int | float) and not isinstance(ttl, bool):
+        quiet_s = (second.start - lease["last_ack_sent_time"]) / 1e9
+        lease["expired"] = quiet_s >= ttl
+        if lease["expired"]:
+            explanation = (f"p{first.process}'s lease expired while it held the lock: no keepalive acknowledged "
+                           f"in the {quiet_s:.1f} s before p{second.process} was granted it (TTL {ttl:g} s; "
+                           f"{lease['failed']} refreshes failed)")
+        else:
+            explanation = (f"etcd granted p{second.process} the lock while p{first.process}'s lease was alive: its "
+                           f"last acknowledged keepalive was sent {quiet_s:.1f} s before, within the {ttl:g} s TTL "
+                           "(a lease revoked early, or a grant that ignored the holder)")
     return {
         "key": first.key,
         "holders": [
@@ -154,6 +192,8 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
         "overlap_start": second.start,
         "overlap_end": min(first.certain_end, second.certain_end),
         "ttl_s": ttl,
+        "lease": lease,
+        "explanation": explanation,
     }
 
 

@@ -61,7 +61,8 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
     d = TestSpec()
     p.add_argument("--workload", default=d.workload, help=f"what clients do (default {d.workload})")
     p.add_argument("--nemesis", default=",".join(d.nemesis),
-                   help="faults, comma-separated, or 'all' / 'none' (default partition)")
+                   help="faults, comma-separated, or 'all' / 'none' (default partition); FAULT:TARGET picks "
+                        "one target, e.g. partition:isolate-leader, kill:leader, pause:lock-holder")
     p.add_argument("--nodes", type=int, choices=(1, 3, 5, 7), default=d.nodes, help="cluster size (default 5)")
     p.add_argument("--time-limit", type=_positive_float, default=d.time_limit, help="seconds of client ops")
     p.add_argument("--concurrency", type=_positive_int, default=d.concurrency, help="client processes")
@@ -105,7 +106,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         return dataclasses.replace(spec, results_dir=args.results_dir)
     if args.workload not in WORKLOADS:
         raise UsageError(f"unknown workload {args.workload!r}; allowed: {', '.join(WORKLOADS)}")
-    return TestSpec(
+    spec = TestSpec(
         workload=args.workload, nemesis=parse_nemesis(args.nemesis), nodes=args.nodes, time_limit=args.time_limit,
         concurrency=args.concurrency, rate=args.rate,
         seed=args.seed if args.seed is not None else random.randrange(1 << 31),
@@ -115,6 +116,10 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         check_time_limit=args.check_time_limit, check_memory_mb=args.check_memory_mb,
         options=_parse_options(args.option),
     )
+    why = spec.unsupported_roles()
+    if why:
+        raise UsageError(why)
+    return spec
 
 
 def _parse_options(items: Sequence[str]) -> dict[str, Any]:

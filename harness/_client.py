@@ -46,6 +46,12 @@ _DEFINITE_GRPC_CODES = {
 # Everything else (CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE:
 # "leader changed", "request timed out", "no leader") is indeterminate: the
 # proposal may already be in the raft log and may still be applied.
+# Errors that carry an indeterminate code but a definite meaning, by message.
+_DEFINITE_MESSAGES = (
+    # The lock service (etcd 3.5+) re-reads the waiter's own key once its turn comes; this error
+    # says that key is gone (its lease expired while it waited), so the lock is certainly not held.
+    "mutex: session is expired",
+)
 
 # httpx exceptions raised before a single byte of the request left this process.
 _DEFINITE_TRANSPORT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.LocalProtocolError,
@@ -77,6 +83,7 @@ def classify(exc: BaseException) -> EtcdError:
     server closed without a response                 indefinite
     gRPC INVALID_ARGUMENT, NOT_FOUND, FAILED_PREC..  definite
     gRPC UNAVAILABLE, DEADLINE_EXCEEDED, UNKNOWN ..  indefinite
+    lock service "mutex: session is expired"         definite (the waiter's key is gone)
     anything else                                    indefinite
     ===============================================  =========
     """
@@ -317,7 +324,7 @@ def _gateway_json(resp: httpx.Response) -> dict[str, Any]:
         return body
     code = body.get("code")
     message = body.get("error") or body.get("message") or f"HTTP {resp.status_code}"
-    definite = isinstance(code, int) and code in _DEFINITE_GRPC_CODES
+    definite = (isinstance(code, int) and code in _DEFINITE_GRPC_CODES) or str(message) in _DEFINITE_MESSAGES
     raise EtcdError(str(message), definite=definite, code=code if isinstance(code, int) else None,
                     status=resp.status_code)
 

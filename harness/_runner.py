@@ -35,7 +35,7 @@ from harness._cluster import DockerCluster, Node
 from harness._errors import ClusterError, UsageError
 from harness._history import NEMESIS, History, HistoryWriter, Op, OpType
 from harness._spec import TestSpec
-from nemesis import FaultNotApplied, make_package
+from nemesis import FaultNotApplied, FaultSkipped, make_package
 from nemesis._base import Fault, NemesisPackage
 from workloads import WORKLOADS, Invocation, Sleep, Workload, WorkloadContext
 
@@ -101,8 +101,11 @@ class Run:
         self.spec = spec
         self.run_dir = run_dir
         self.progress = progress
+        why = spec.unsupported_roles()
+        if why:
+            raise UsageError(why)
         self.workload: Workload = WORKLOADS[spec.workload](spec)
-        self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval)
+        self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval, self.workload.node_roles)
         self.cluster = cluster or DockerCluster(
             # Container names allow [a-zA-Z0-9_.-] only; test names may hold "+" (--nemesis a,b).
             run_id=re.sub(r"[^a-z0-9_.-]", "-", f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower()),
@@ -195,13 +198,16 @@ class Run:
         self.writer.flush()
         error = None
         value: dict[str, Any] = {}
+        skipped = False
         try:
             value = fault.start(self.cluster, rng) if f == fault.start_f else fault.stop(self.cluster)
         except FaultNotApplied as e:
-            error, value = str(e), dict(e.value)
+            error, value, skipped = str(e), dict(e.value), isinstance(e, FaultSkipped)
         except Exception as e:
             error = f"{type(e).__name__}: {e}"
-        self.package.mark(fault, f)
+        self.package.mark(fault, f, skipped=skipped)
+        if skipped:
+            value["skipped"] = True
         value.update(leader_before=leader_before, leader_after=self.cluster.leader(timeout=0.5),
                      applied=error is None)
         done = self.writer.record(Op(type=OpType.INFO, f=f, process=NEMESIS, value=value, error=error))

@@ -318,7 +318,10 @@ class _PlanReader:
         return name
 
     def nemesis(self, node: Node) -> tuple[str, ...]:
-        """One nemesis value: ``partition``, ``partition+kill``, ``all``, ``none`` or a list to combine."""
+        """One nemesis value: ``partition``, ``partition+kill``, ``pause:lock-holder``, ``all``, ``none``
+        or a list to combine."""
+        from nemesis import TARGETS, check_fault_name, split_target
+
         allowed = [*self.faults, "all", "none"]
         example = f", e.g. {self.faults[0]}+{self.faults[1]}" if len(self.faults) > 1 else ""
         hint = f"allowed: {', '.join(allowed)} (combine faults with '+'{example})"
@@ -334,10 +337,21 @@ class _PlanReader:
         if names == ["all"]:
             return tuple(self.faults)
         for n in names:
-            if n not in self.faults:
-                why = "'all' and 'none' stand alone" if n in ("all", "none") else f"unknown nemesis {n!r}"
-                raise self.error(node, f"{why}{_did_you_mean(n, self.faults)}; {hint}")
-        return tuple(dict.fromkeys(names))
+            if n in ("all", "none"):
+                raise self.error(node, f"'all' and 'none' stand alone; {hint}")
+            family, target = split_target(n)
+            if family not in self.faults:
+                raise self.error(node, f"unknown nemesis {family!r}{_did_you_mean(family, self.faults)}; {hint}")
+            why = check_fault_name(n)
+            if why:
+                raise self.error(node, f"{why}{_did_you_mean(target or '', TARGETS[family])}")
+        names = list(dict.fromkeys(names))
+        families = [split_target(n)[0] for n in names]
+        repeated = sorted({f for f in families if families.count(f) > 1})
+        if repeated:
+            raise self.error(node, f"nemesis {', '.join(repeated)} is named twice; give each family once, "
+                                   "with at most one target (e.g. pause:lock-holder)")
+        return tuple(names)
 
     # -- the plan ----------------------------------------------------------------------
 
@@ -408,6 +422,9 @@ class _PlanReader:
             name = _entry_name(user_name, chosen, varying)
             spec = TestSpec(workload=chosen["workload"], nemesis=chosen["nemesis"], nodes=chosen["nodes"],
                             image=chosen["image"], seed=seed, name=name, **settings)
+            why = spec.unsupported_roles()
+            if why:
+                raise self.error(merged["nemesis"][1] if "nemesis" in merged else node, why)
             out.append(PlanEntry(name=name, spec=spec, expect=expect, line=line))
         return out
 
@@ -423,13 +440,13 @@ def _image_label(image: str) -> str:
 
 def _entry_name(user_name: str | None, chosen: dict[str, Any], varying: list[str]) -> str:
     """``<name or workload-nemesis>`` plus the matrix values that vary within this entry."""
-    parts = [user_name or f"{chosen['workload']}-{_nemesis_label(chosen['nemesis'])}"]
+    parts = [user_name or f"{chosen['workload']}-{_nemesis_label(chosen['nemesis']).replace(':', '-')}"]
     for axis in varying:
         if user_name is None and axis in ("workload", "nemesis"):
             continue
         parts.append({
             "workload": lambda: str(chosen["workload"]),
-            "nemesis": lambda: _nemesis_label(chosen["nemesis"]),
+            "nemesis": lambda: _nemesis_label(chosen["nemesis"]).replace(":", "-"),
             "nodes": lambda: f"n{chosen['nodes']}",
             "image": lambda: _image_label(chosen["image"]),
             "seed": lambda: f"s{chosen['seed']}",

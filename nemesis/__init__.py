@@ -13,9 +13,12 @@
 ============  ===================================================================
 
 Each family picks its target kind (shape, leader/one/...) at random on each
-start, from the run's seed; the op value names it. ``make_package(names,
-interval)`` builds the package for the runner; :func:`leftovers` lists any
-trace of a fault left on a cluster.
+start, from the run's seed; the op value names it. ``family:target`` restricts
+it to one: ``partition:isolate-leader``, ``kill:leader``, or a role the
+workload reports (:data:`ROLES`), as in ``pause:lock-holder``: pause the node
+of the client that just acquired a lock. ``make_package(names, interval,
+roles)`` builds the package for the runner; :func:`leftovers` lists any trace
+of a fault left on a cluster.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness._errors import UsageError
-from nemesis._base import Fault, FaultNotApplied, NemesisPackage, ScheduledFault
+from nemesis import _kill, _pause
+from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, NemesisPackage, RoleSource, ScheduledFault
 from nemesis._kill import Kill
 from nemesis._leftovers import leftovers
 from nemesis._netem import Latency, Loss
@@ -42,25 +46,87 @@ FAULTS: dict[str, Callable[[], Fault]] = {
 }
 
 
+#: family -> the targets ``family:target`` may name (empty: the family takes none).
+TARGETS: dict[str, tuple[str, ...]] = {
+    "partition": tuple(SHAPES),
+    "pause": _pause.ALLOWED_TARGETS,
+    "latency": (),
+    "loss": (),
+    "kill": _kill.ALLOWED_TARGETS,
+}
+
+
+def split_target(name: str) -> tuple[str, str | None]:
+    """``"pause:lock-holder"`` → ``("pause", "lock-holder")``; ``"kill"`` → ``("kill", None)``."""
+    family, sep, target = name.partition(":")
+    return family.strip(), (target.strip() if sep else None)
+
+
+def check_fault_name(name: str) -> str | None:
+    """Why ``name`` (``family`` or ``family:target``) is not a fault, with what is allowed; None if it is."""
+    family, target = split_target(name)
+    if family not in FAULTS:
+        return f"unknown nemesis {family}; allowed: {', '.join([*FAULTS, 'all', 'none'])}"
+    if target is None:
+        return None
+    allowed = TARGETS[family]
+    if not allowed:
+        return f"{family} takes no target (got {name!r}); write just {family!r}"
+    if target not in allowed:
+        return f"unknown {family} target {target!r}; allowed: {', '.join(f'{family}:{t}' for t in allowed)}"
+    return None
+
+
+def role_targets(names: Sequence[str]) -> list[str]:
+    """The roles (:data:`ROLES`) that the fault names target: the workload must report them."""
+    return [t for _, t in map(split_target, names) if t in ROLES]
+
+
 def parse_nemesis(text: str) -> tuple[str, ...]:
-    """``"partition,kill"`` / ``"all"`` / ``"none"`` → the fault names; UsageError if unknown."""
+    """``"partition,kill"`` / ``"pause:lock-holder"`` / ``"all"`` / ``"none"`` → the fault names;
+    UsageError naming what is allowed if one is unknown."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if names == ["none"] or not names:
         return ()
     if names == ["all"]:
         return tuple(FAULTS)
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
-        raise UsageError(f"unknown nemesis {', '.join(unknown)}; allowed: {', '.join([*FAULTS, 'all', 'none'])} "
-                         "(a comma-separated list, e.g. --nemesis partition,kill)")
-    return tuple(dict.fromkeys(names))
+    names = list(dict.fromkeys(names))
+    for n in names:
+        why = check_fault_name(n)
+        if why:
+            raise UsageError(f"{why} (a comma-separated list, e.g. --nemesis partition,kill or "
+                             "--nemesis pause:lock-holder)")
+    families = [split_target(n)[0] for n in names]
+    repeated = sorted({f for f in families if families.count(f) > 1})
+    if repeated:
+        raise UsageError(f"nemesis {', '.join(repeated)} is named twice; give each family once, "
+                         "with at most one target (e.g. pause:lock-holder)")
+    return tuple(names)
 
 
-def make_package(names: Sequence[str], interval: float) -> NemesisPackage:
-    """The package for ``names``, its faults in heal order (see :data:`FAULTS`)."""
-    ordered = [n for n in FAULTS if n in names]
-    return NemesisPackage([FAULTS[n]() for n in ordered], interval)
+def build_fault(name: str) -> Fault:
+    """The fault for ``family`` or ``family:target`` (a name :func:`check_fault_name` accepts)."""
+    family, target = split_target(name)
+    if target is None:
+        return FAULTS[family]()
+    if family == "partition":
+        return Partition(shapes=(target,))
+    if family == "pause":
+        return Pause(targets=(target,))
+    if family == "kill":
+        return Kill(targets=(target,))
+    raise ValueError(f"{family} takes no target")
 
 
-__all__ = ["FAULTS", "SHAPES", "Fault", "FaultNotApplied", "Kill", "Latency", "Loss", "NemesisPackage", "Partition",
-           "Pause", "ScheduledFault", "leftovers", "make_package", "parse_nemesis"]
+def make_package(names: Sequence[str], interval: float, roles: RoleSource | None = None) -> NemesisPackage:
+    """The package for ``names``, its faults in heal order (see :data:`FAULTS`); role targets
+    ask ``roles`` who plays which role."""
+    by_family = {split_target(n)[0]: n for n in names}
+    return NemesisPackage([build_fault(by_family[f]) for f in FAULTS if f in by_family], interval, roles)
+
+
+__all__ = [
+    "FAULTS", "ROLES", "SHAPES", "TARGETS", "Fault", "FaultNotApplied", "FaultSkipped", "Kill", "Latency", "Loss",
+    "NemesisPackage", "Partition", "Pause", "RoleSource", "ScheduledFault", "build_fault", "check_fault_name",
+    "leftovers", "make_package", "parse_nemesis", "role_targets", "split_target",
+]

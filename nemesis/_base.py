@@ -12,13 +12,21 @@ Contract for implementers:
 * ``stop`` undoes what ``start`` did, and verifies that too.
 * ``heal`` undoes anything this family could have done, whatever state it is
   in; it is idempotent and is always called in ``finally``.
+* A ``start`` that did nothing at all (no target right now, no shape fits)
+  raises :class:`FaultSkipped`: the fault stays idle, so no pointless ``stop``
+  follows it.
+
+Targets may be *roles* that the workload reports (:data:`ROLES`): a
+``pause:lock-holder`` pauses the node that the client holding a lock talks
+to. The package binds the workload's report to each fault
+(:meth:`Fault.bind_roles`); :meth:`Fault.roles` reads it.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +46,35 @@ class FaultNotApplied(Exception):
         self.value = dict(value or {})
 
 
+class FaultSkipped(FaultNotApplied):
+    """Nothing was done: the start's precondition did not hold (say, no client holds a lock
+    right now). Unlike other :class:`FaultNotApplied`, the fault is left idle."""
+
+
+#: What a workload can say about its clients' nodes right now, by role: node names, the node
+#: of the most recent role-taker first. ``Fault.roles()`` returns this mapping.
+RoleReport = Mapping[str, Sequence[str]]
+RoleSource = Callable[[], RoleReport]
+
+#: The roles a nemesis can target (``pause:<role>``, ``kill:<role>``), and what each means.
+#: A workload lists the roles it reports in ``Workload.roles``.
+ROLES: dict[str, str] = {
+    "lock-holder": "the node of the client that most recently acquired a lock it still holds",
+    "lock-waiter": "the node of the client that most recently asked for a lock and still waits",
+}
+
+
 class Fault(ABC):
     name: str = ""
+    _role_source: RoleSource | None = None
+
+    def bind_roles(self, source: RoleSource) -> None:
+        """Let role targets (:data:`ROLES`) ask ``source`` who plays which role."""
+        self._role_source = source
+
+    def roles(self) -> RoleReport:
+        """Nodes by role right now, as the workload reports them; ``{}`` if none is bound."""
+        return self._role_source() if self._role_source is not None else {}
 
     @property
     def start_f(self) -> str:
@@ -77,10 +112,13 @@ class NemesisPackage:
     overlap (a partition during a kill), as with Jepsen's composed nemeses.
     """
 
-    def __init__(self, faults: Sequence[Fault], interval: float) -> None:
+    def __init__(self, faults: Sequence[Fault], interval: float, roles: RoleSource | None = None) -> None:
         self.faults = list(faults)
         self.interval = interval
         self.active: set[str] = set()
+        if roles is not None:
+            for fault in self.faults:
+                fault.bind_roles(roles)
 
     def schedule(self, rng: random.Random) -> Iterator[ScheduledFault]:
         if not self.faults:
@@ -91,8 +129,9 @@ class NemesisPackage:
             # Jepsen-style stagger: on average one op per interval, never in lockstep.
             yield ScheduledFault(rng.uniform(0.5, 1.5) * self.interval, f, fault)
 
-    def mark(self, fault: Fault, f: str) -> None:
-        if f == fault.start_f:
+    def mark(self, fault: Fault, f: str, *, skipped: bool = False) -> None:
+        """Record that op ``f`` of ``fault`` ran; a ``skipped`` start left the fault idle."""
+        if f == fault.start_f and not skipped:
             self.active.add(fault.name)
         else:
             self.active.discard(fault.name)

@@ -2,7 +2,8 @@
 
 Targets, chosen at random per ``kill`` unless restricted (``Kill(targets=...)``):
 ``leader``, ``one`` (a random node), ``minority`` (``(n-1)//2`` random nodes),
-``all``. The op value names the target kind and the nodes.
+``all``; or a role the workload reports (``kill:lock-holder``: see
+:data:`nemesis._base.ROLES`). The op value names the target kind and the nodes.
 
 A kill is verified by the container having exited. ``restart`` starts the
 same container again: same data directory (the container's filesystem), same
@@ -23,22 +24,24 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from harness._errors import ClusterError
-from nemesis._base import Fault, FaultNotApplied
+from nemesis._base import ROLES, Fault, FaultNotApplied
 from nemesis._pause import container_status, pick_targets
 
 if TYPE_CHECKING:
     from harness._cluster import DockerCluster, Node
 
 TARGETS = ("leader", "one", "minority", "all")
+#: Targets a kill may be restricted to: the random ones, and the roles a workload reports.
+ALLOWED_TARGETS = (*TARGETS, *ROLES)
 
 
 class Kill(Fault):
     name = "kill"
 
     def __init__(self, targets: tuple[str, ...] = TARGETS, rejoin_timeout: float = 10.0, max_gap: int = 50) -> None:
-        bad = [t for t in targets if t not in TARGETS]
+        bad = [t for t in targets if t not in ALLOWED_TARGETS]
         if bad:
-            raise ValueError(f"unknown kill target {bad}; allowed: {', '.join(TARGETS)}")
+            raise ValueError(f"unknown kill target {bad}; allowed: {', '.join(ALLOWED_TARGETS)}")
         self.targets = targets
         self.rejoin_timeout = rejoin_timeout
         self.max_gap = max_gap
@@ -55,7 +58,7 @@ class Kill(Fault):
     def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
         kind = rng.choice(self.targets)
         running = [n for n in cluster.nodes if container_status(cluster, n) == "running"]
-        nodes = pick_targets(kind, cluster, rng, running)
+        nodes = pick_targets(kind, cluster, rng, running, self.roles())
         t0 = time.monotonic()
         for node in nodes:
             self.killed.append(node.name)

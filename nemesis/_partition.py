@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from nemesis import _firewall as fw
-from nemesis._base import Fault, FaultNotApplied
+from nemesis._base import Fault, FaultNotApplied, FaultSkipped
 
 if TYPE_CHECKING:
     from harness._cluster import DockerCluster, Node
@@ -41,8 +41,8 @@ Grudge = dict[str, list[str]]  # node -> the nodes it no longer hears
 Shape = Callable[[list[str], random.Random, "str | None"], Grudge]
 
 
-class ShapeUnavailable(FaultNotApplied):
-    """The shape does not fit this cluster (too few nodes, no leader)."""
+class ShapeUnavailable(FaultSkipped):
+    """The shape does not fit this cluster (too few nodes, no leader); nothing was done."""
 
 
 def majority(n: int) -> int:
@@ -180,7 +180,7 @@ class Partition(Fault):
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         if len(running) < 2:
-            raise FaultNotApplied(f"{shape}: fewer than 2 nodes running (killed?); nothing to partition",
+            raise FaultSkipped(f"{shape}: fewer than 2 nodes running (killed?); nothing to partition",
                                   {"shape": shape, "grudge": grudge})
         backends = self.apply(cluster, grudge, running)
         self.current = grudge

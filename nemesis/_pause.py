@@ -9,7 +9,8 @@ other nemeses keep working. SIGSTOP and SIGCONT from Docker come from an
 ancestor PID namespace, so they reach PID 1 even without a handler.
 
 Targets, chosen at random per start unless restricted: ``leader``, ``one``
-(a random node), ``all``. A pause is verified by reading ``/proc/1/status``
+(a random node), ``all``; or a role the workload reports (``pause:lock-holder``,
+``pause:lock-waiter``: see :data:`nemesis._base.ROLES`). A pause is verified by reading ``/proc/1/status``
 (state ``T``); a resume by the state leaving ``T`` and the node answering a
 status request. ``heal`` sends SIGCONT to every running node (a no-op for a
 running process) and unfreezes any ``docker pause``-d container too.
@@ -22,12 +23,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from harness._client import EtcdError
-from nemesis._base import Fault, FaultNotApplied
+from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, RoleReport
 
 if TYPE_CHECKING:
     from harness._cluster import DockerCluster, Node
 
 TARGETS = ("leader", "one", "all")
+#: Targets a pause may be restricted to: the random ones, and the roles a workload reports.
+ALLOWED_TARGETS = (*TARGETS, *ROLES)
 
 
 def container_status(cluster: DockerCluster, node: Node) -> str:
@@ -47,14 +50,24 @@ def process_state(cluster: DockerCluster, node: Node) -> str:
     return "?"
 
 
-def pick_targets(kind: str, cluster: DockerCluster, rng: random.Random, candidates: list[Node]) -> list[Node]:
-    """Nodes for a target kind: ``leader``, ``one``, ``minority``, ``all``; FaultNotApplied if none."""
+def pick_targets(kind: str, cluster: DockerCluster, rng: random.Random, candidates: list[Node],
+                 roles: RoleReport | None = None) -> list[Node]:
+    """Nodes for a target kind: ``leader``, ``one``, ``minority``, ``all``, or a role of :data:`ROLES`
+    (the first candidate node in ``roles[kind]``: the most recent role-taker). FaultSkipped if none."""
     if not candidates:
-        raise FaultNotApplied("no running node to target")
+        raise FaultSkipped("no running node to target")
+    if kind in ROLES:
+        by_name = {n.name: n for n in candidates}
+        named = list((roles or {}).get(kind, ()))
+        for name in named:
+            if name in by_name:
+                return [by_name[name]]
+        why = "no client plays it right now" if not named else f"its nodes ({', '.join(named)}) are down or paused"
+        raise FaultSkipped(f"target {kind}: {why}", {"target": kind})
     if kind == "leader":
         leader = cluster.leader(timeout=1.0)
         if leader is None:
-            raise FaultNotApplied("target leader: the nodes agree on no leader right now")
+            raise FaultSkipped("target leader: the nodes agree on no leader right now")
         return [cluster.node(leader)]
     if kind == "one":
         return [rng.choice(candidates)]
@@ -70,9 +83,9 @@ class Pause(Fault):
     name = "pause"
 
     def __init__(self, targets: tuple[str, ...] = TARGETS, verify_timeout: float = 5.0) -> None:
-        bad = [t for t in targets if t not in TARGETS]
+        bad = [t for t in targets if t not in ALLOWED_TARGETS]
         if bad:
-            raise ValueError(f"unknown pause target {bad}; allowed: {', '.join(TARGETS)}")
+            raise ValueError(f"unknown pause target {bad}; allowed: {', '.join(ALLOWED_TARGETS)}")
         self.targets = targets
         self.verify_timeout = verify_timeout
         self.paused: list[str] = []
@@ -88,7 +101,7 @@ class Pause(Fault):
     def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
         kind = rng.choice(self.targets)
         running = [n for n in cluster.nodes if cluster.is_running(n) and process_state(cluster, n) != "T"]
-        nodes = pick_targets(kind, cluster, rng, running)
+        nodes = pick_targets(kind, cluster, rng, running, self.roles())
         t0 = time.monotonic()
         for node in nodes:
             cluster.container(node).kill(signal="SIGSTOP")

@@ -70,6 +70,8 @@ class Workload(ABC):
     name: str = ""
     #: The v2 API is needed (etcd < 3.6 with --enable-v2).
     needs_v2: bool = False
+    #: The roles (``nemesis.ROLES``) that :meth:`node_roles` reports, for targets like ``pause:lock-holder``.
+    roles: tuple[str, ...] = ()
 
     def __init__(self, spec: TestSpec) -> None:
         self.spec = spec
@@ -82,6 +84,12 @@ class Workload(ABC):
 
     @abstractmethod
     def script(self, process: int, rng: random.Random) -> ProcessScript: ...
+
+    def node_roles(self) -> dict[str, list[str]]:
+        """Which nodes play which role right now (role -> node names, most recent first).
+
+        Called from the nemesis thread; must be thread-safe and fast. Default: none."""
+        return {}
 
     def final_invocations(self) -> list[Invocation]:
         """Ops to run after heal and recovery, e.g. a final read of each key. Default: none."""

@@ -17,17 +17,28 @@ lock-etcd-set  ``add e``: read a set stored in an etcd key, sleep 0–2 s,    se
                create_revision (a fencing token)
 =============  ===========================================================  ==================
 
-Ops (``key``: the lock's name; the processes are spread over
-``ceil(concurrency / 3)`` independent locks so that a waiter rarely waits
-longer than the acquire timeout; ``spec.options["locks"]`` overrides it):
+Options: ``hold_max`` (seconds, default 2): the critical section, or the sleep
+inside ``add``, lasts uniformly 0 to ``hold_max``; longer than the TTL, it relies
+on the keepalives, which is what ``pause:lock-holder`` breaks. ``locks``: how
+many independent locks (default ``ceil(concurrency / 3)``, about three
+processes per lock, so that a waiter rarely waits past the acquire timeout).
+
+Roles: the workload reports ``lock-waiter`` (acquire invoked, not completed)
+and ``lock-holder`` (acquire ok, release not yet invoked) per node, newest
+first, so ``--nemesis pause:lock-holder`` pauses the node the newest holder
+keeps its lease alive through.
+
+Ops (``key``: the lock's name):
 
 =======  =========================================  ===============================================
 f        request                                    completion
 =======  =========================================  ===============================================
 acquire  LeaseGrant, then Lock (timeout:            ok: held (``extra``: lock key, lease, revision);
-         request timeout + TTL)                     fail: certainly not held; info: may be held
+         request timeout + TTL + hold_max)          fail: certainly not held; info: may be held
 release  Unlock, then LeaseRevoke                   ok; info if unknown. ``extra.lease_lost``: the
-                                                    keepalive thread saw the lease gone while held
+                                                    keepalive thread saw the lease gone while held;
+                                                    ``extra.keepalive``: refreshes acked / failed,
+                                                    and ``last_ack_sent_s_ago`` (see Refresher)
 add      see above (value: the element)             ok / fail (fenced: the lock was lost) / info
 read     the set (final read)                       ok with the sorted elements
 =======  =========================================  ===============================================
@@ -45,7 +56,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness._client import EtcdClient, EtcdError, cmp_create_revision, op_put
@@ -70,13 +81,81 @@ LOCK_PREFIX = "/locks/"
 SET_PREFIX = "/lock-set/"
 #: A keepalive thread that failed for this long stops: no lease outlives that.
 GIVE_UP_S = 60.0
-#: The critical section (and the sleep inside a read-modify-write) lasts up to this long.
+#: The critical section (and the sleep inside a read-modify-write) lasts up to this long by default.
 HOLD_MAX_S = 2.0
+#: The roles a lock workload reports to the nemesis (see ``nemesis.ROLES``).
+LOCK_ROLES = ("lock-holder", "lock-waiter")
 
 
 def lock_count(spec: Any) -> int:
     """How many independent locks the processes share (about three processes per lock)."""
     return max(1, int(spec.options.get("locks", math.ceil(spec.concurrency / 3))))
+
+
+def hold_max(spec: Any) -> float:
+    """The longest critical section, in seconds (``--option hold_max=S``, default 2)."""
+    return float(spec.options.get("hold_max", HOLD_MAX_S))
+
+
+def acquire_timeout(spec: Any) -> float:
+    """How long an acquire waits: one request, one lease expiry and one longest hold ahead of it."""
+    return float(spec.request_timeout + spec.ttl + hold_max(spec))
+
+
+def check_lock_options(spec: Any) -> None:
+    """UsageError unless ``hold_max`` is a number ≥ 0 and ``locks`` a whole number ≥ 1."""
+    from harness._errors import UsageError
+
+    value = spec.options.get("hold_max", HOLD_MAX_S)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise UsageError(f"--option hold_max={value!r}: the longest critical section must be a number of "
+                         "seconds ≥ 0, e.g. --option hold_max=5")
+    locks = spec.options.get("locks", 1)
+    if isinstance(locks, bool) or not isinstance(locks, int) or locks < 1:
+        raise UsageError(f"--option locks={locks!r}: the number of locks must be a whole number ≥ 1, "
+                         "e.g. --option locks=2")
+
+
+class RoleBoard:
+    """What each process is doing with its lock right now, and through which node.
+
+    Thread-safe: workers write it, the nemesis thread reads :meth:`report`.
+    """
+
+    def __init__(self) -> None:
+        self._now: dict[Hashable, tuple[str, str, float]] = {}  # process -> (role, node, since)
+        self._lock = threading.Lock()
+
+    def enter(self, process: Hashable, node: str, role: str) -> None:
+        with self._lock:
+            self._now[process] = (role, node, time.monotonic())
+
+    def leave(self, process: Hashable) -> None:
+        with self._lock:
+            self._now.pop(process, None)
+
+    def track(self, node: str, op: Op, done: Op | None) -> None:
+        """Update ``op.process``'s role around one op: before it (``done`` None) and after it."""
+        if op.f == "acquire":
+            if done is None:
+                self.enter(op.process, node, "lock-waiter")
+            elif done.is_ok:
+                self.enter(op.process, node, "lock-holder")
+            else:
+                self.leave(op.process)
+        elif op.f == "release" and done is None:
+            self.leave(op.process)  # from the release on, the client no longer acts as the holder
+
+    def report(self) -> dict[str, list[str]]:
+        """role -> node names, the node of the newest role-taker first."""
+        with self._lock:
+            newest_first = sorted(self._now.values(), key=lambda r: -r[2])
+        out: dict[str, list[str]] = {}
+        for role, node, _ in newest_first:
+            nodes = out.setdefault(role, [])
+            if node not in nodes:
+                nodes.append(node)
+        return out
 
 
 def lock_name(spec: Any, process: int) -> str:
@@ -99,14 +178,15 @@ class HarnessSet:
     Python lock here only keeps memory access atomic, never the whole add.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold_max_s: float = HOLD_MAX_S) -> None:
         self.sets: dict[str, set[int]] = {}
+        self.hold_max_s = hold_max_s
         self._memory = threading.Lock()
 
     def add(self, rng: random.Random, op: Op) -> Op:
         with self._memory:
             current = set(self.sets.get(str(op.key), set()))
-        self_sleep(rng)
+        self_sleep(rng, self.hold_max_s)
         with self._memory:
             self.sets[str(op.key)] = current | {op.value}
         return complete_ok(op, op.value)
@@ -123,10 +203,18 @@ class Refresher:
     no longer does (then ``lost`` becomes true and the thread ends), and raises
     :class:`EtcdError` when the answer is unknown (an unreachable node, a timeout): then it
     tries again, and gives up only after ``GIVE_UP_S`` of failures (the cluster is gone).
+
+    It also counts, for the history: refreshes acknowledged and failed, and when the last
+    acknowledged one was *sent* (``granted_at``, the grant's send time, until the first).
+    Etcd cannot expire a lease sooner than the TTL after that instant, so a second holder
+    within it means etcd dropped a lease that was being kept alive (see :meth:`summary`).
     """
 
-    def __init__(self, ttl: float, request_timeout: float, name: str) -> None:
+    def __init__(self, ttl: float, request_timeout: float, name: str, granted_at: float | None = None) -> None:
         self.lost = False
+        self.acked = 0
+        self.failed = 0
+        self.last_ack_sent = time.monotonic() if granted_at is None else granted_at
         self.interval = max(0.2, ttl / 3)
         # A slow answer still refreshes: wait up to the TTL, not just the interval.
         self._timeout = max(0.3, min(request_timeout, float(ttl)))
@@ -139,9 +227,11 @@ class Refresher:
     def _run(self) -> None:
         failing_since: float | None = None
         while not self._stop.wait(self.interval):
+            sent = time.monotonic()
             try:
                 alive = self.refresh_once()
             except EtcdError:
+                self.failed += 1
                 failing_since = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > GIVE_UP_S:
                     return
@@ -150,10 +240,18 @@ class Refresher:
             if not alive:
                 self.lost = True
                 return
+            self.acked += 1
+            self.last_ack_sent = sent
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=self._timeout + 1)
+
+    def summary(self) -> dict[str, Any]:
+        """For the release op's ``extra.keepalive``: ``acked``, ``failed``, and ``last_ack_sent_s_ago``,
+        seconds from the send of the last acknowledged refresh (or the grant) to now."""
+        return {"acked": self.acked, "failed": self.failed,
+                "last_ack_sent_s_ago": round(time.monotonic() - self.last_ack_sent, 3)}
 
 
 class LeaseKeeper(Refresher):
@@ -161,8 +259,9 @@ class LeaseKeeper(Refresher):
     or "lease not found"): a holder whose lease is lost no longer holds the lock, whatever it thinks.
     """
 
-    def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float) -> None:
-        super().__init__(ttl, request_timeout, name=f"keepalive-{lease:x}")
+    def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float,
+                 granted_at: float | None = None) -> None:
+        super().__init__(ttl, request_timeout, name=f"keepalive-{lease:x}", granted_at=granted_at)
         self.lease = lease
         self._etcd = etcd  # the holder's own keepalive client: not shared with its lock calls
         self._thread.start()
@@ -179,10 +278,12 @@ class LeaseKeeper(Refresher):
 class LockClient:
     """One process's client. ``resource`` is ``"none"``, ``"harness"`` or ``"etcd"``."""
 
-    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int) -> None:
+    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int, node: str) -> None:
         self.workload = workload
         self.spec = workload.spec
         self.etcd = etcd
+        self.node = node
+        self.process = process
         self.rng = random.Random(f"{self.spec.seed}:{process}:client")
         self.keeper: LeaseKeeper | None = None
         self.keepalive_etcd = EtcdClient(etcd.endpoint, request_timeout=self.spec.request_timeout)
@@ -208,7 +309,9 @@ class LockClient:
     # -- ops -------------------------------------------------------------------------
 
     def invoke(self, op: Op) -> Op:
+        self.workload.board.track(self.node, op, None)
         done = self._invoke(op)
+        self.workload.board.track(self.node, op, done)
         self.last_was_info = done.is_info
         if op.f in ("acquire", "release"):
             self.holding = op.f == "acquire" and done.is_ok
@@ -227,14 +330,15 @@ class LockClient:
 
     def acquire(self, op: Op) -> Op:
         ttl = self.spec.ttl
+        granting = time.monotonic()
         try:
             lease = self.etcd.lease_grant(ttl)
         except EtcdError as e:
             # No lock was requested; an unknown grant only leaves a lease that expires by itself.
             return complete_fail(op, f"lease grant: {e}")
-        self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout)
+        self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout, granted_at=granting)
         try:
-            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=self.spec.request_timeout + ttl)
+            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=acquire_timeout(self.spec))
         except EtcdError as e:
             done = complete_with_error(op, e)
             self._drop_lease()  # frees a lock we may hold; the op stays as classified
@@ -252,6 +356,7 @@ class LockClient:
 
     def release(self, op: Op) -> Op:
         lease_lost = self.keeper.lost if self.keeper is not None else False
+        keepalive = self.keeper.summary() if self.keeper is not None else None
         unlock_error: EtcdError | None = None
         try:
             self.etcd.unlock(self.lock_key or "")
@@ -259,7 +364,9 @@ class LockClient:
             unlock_error = e
         revoked = self._drop_lease()
         self.lock_key, self.lock_revision = None, None
-        extra = {"lease_lost": True} if lease_lost else {}
+        extra: dict[str, Any] = {"lease_lost": True} if lease_lost else {}
+        if keepalive is not None:
+            extra["keepalive"] = keepalive
         if unlock_error is None or revoked:
             # Revoking the lease deletes the lock key too: either one releases the lock.
             return complete_ok(op, None, **extra)
@@ -276,6 +383,7 @@ class LockClient:
         self._close_now()
 
     def _close_now(self) -> None:
+        self.workload.board.leave(self.process)
         self._drop_lease()
         self.keepalive_etcd.close()
         self.etcd.close()
@@ -285,19 +393,26 @@ class LockWorkload(Workload):
     """``lock``: acquire, hold 0–2 s, release. See the module docstring."""
 
     name = "lock"
+    roles = LOCK_ROLES
     #: What the lock protects: nothing, a set in the harness, or a set in an etcd key.
     resource = "none"
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.harness_set = HarnessSet()
+        check_lock_options(spec)
+        self.hold_max_s = hold_max(spec)
+        self.harness_set = HarnessSet(self.hold_max_s)
+        self.board = RoleBoard()
         self._parked: list[Callable[[], None]] = []
         self._parked_lock = threading.Lock()
         self.locks = [f"l{i}" for i in range(lock_count(spec))]
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
-        return LockClient(self, etcd, process)
+        return LockClient(self, etcd, process, node.name)
+
+    def node_roles(self) -> dict[str, list[str]]:
+        return self.board.report()
 
     def script(self, process: int, rng: random.Random) -> ProcessScript:
         key = lock_name(self.spec, process)
@@ -308,7 +423,7 @@ class LockWorkload(Workload):
                 yield Sleep(rng.uniform(0.05, 0.3))  # a definite failure: back off, then try again
                 continue
             if self.resource == "none":
-                yield Sleep(rng.uniform(0, HOLD_MAX_S))
+                yield Sleep(rng.uniform(0, self.hold_max_s))
             else:
                 element += 1
                 yield Invocation("add", process * 1_000_000 + element, key)
@@ -380,7 +495,7 @@ class LockEtcdSetWorkload(LockWorkload):
         except EtcdError as e:
             return complete_with_error(op, e, idempotent=True)
         current = set(json.loads(kv.value)) if kv is not None and kv.value else set()
-        self_sleep(client.rng)
+        self_sleep(client.rng, self.hold_max_s)
         value = json.dumps(sorted(current | {op.value}))
         try:
             swapped, _ = client.etcd.txn([cmp_create_revision(client.lock_key, client.lock_revision)],
@@ -406,9 +521,9 @@ class LockEtcdSetWorkload(LockWorkload):
         return {"set": SetChecker()}
 
 
-def self_sleep(rng: random.Random) -> None:
+def self_sleep(rng: random.Random, longest: float) -> None:
     """The sleep inside a read-modify-write: it widens the window an overlapping holder can hit."""
-    threading.Event().wait(rng.uniform(0, HOLD_MAX_S))
+    threading.Event().wait(rng.uniform(0, longest))
 
 
 __all__ = [
@@ -419,6 +534,9 @@ __all__ = [
     "LockHolder",
     "LockSetWorkload",
     "LockWorkload",
+    "RoleBoard",
+    "acquire_timeout",
+    "hold_max",
     "lock_count",
     "lock_name",
 ]

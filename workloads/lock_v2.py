@@ -10,7 +10,7 @@ The recipe, per lock node ``/lock-v2/<name>``:
 3. ``PUT value=<id> prevValue=0 ttl=<TTL>``: a compare-and-swap that takes the
    lock. If the compare fails (412), long-poll watch the node
    (``wait=true&waitIndex=<index+1>``, bounded by a client timeout) and retry,
-   until the acquire deadline (request timeout + TTL). While held, a background
+   until the acquire deadline (request timeout + TTL + hold_max). While held, a background
    thread refreshes the TTL (``refresh=true prevValue=<id>``) every TTL/3.
 4. Release: ``PUT value=0 prevValue=<id>``. A 412/404 means the node expired and
    someone else may own it now: the release is ``fail`` with ``extra.lease_lost``.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from harness._client import EtcdClient, EtcdError, V2Response
 from harness._history import Op
 from workloads._base import Client, WorkloadContext, complete_fail, complete_ok, complete_with_error
-from workloads.lock import LockHolder, LockWorkload, Refresher
+from workloads.lock import LockHolder, LockWorkload, Refresher, acquire_timeout
 
 if TYPE_CHECKING:
     from checkers import Checker
@@ -47,8 +47,9 @@ KEY_NOT_FOUND = 100
 class V2Refresher(Refresher):
     """Refreshes a held lock node's TTL (a CAS on our instance id); ``lost`` if etcd refuses it."""
 
-    def __init__(self, etcd: EtcdClient, node_key: str, instance_id: str, ttl: int, request_timeout: float) -> None:
-        super().__init__(ttl, request_timeout, name=f"v2-refresh-{instance_id}")
+    def __init__(self, etcd: EtcdClient, node_key: str, instance_id: str, ttl: int, request_timeout: float,
+                 granted_at: float | None = None) -> None:
+        super().__init__(ttl, request_timeout, name=f"v2-refresh-{instance_id}", granted_at=granted_at)
         self._args = (node_key, instance_id, ttl)
         self._etcd = etcd  # the holder's own refresh client
         self._thread.start()
@@ -61,10 +62,12 @@ class V2Refresher(Refresher):
 
 
 class LockV2Client:
-    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int) -> None:
+    def __init__(self, workload: LockWorkload, etcd: EtcdClient, process: int, node: str) -> None:
         self.workload = workload
         self.spec = workload.spec
         self.etcd = etcd
+        self.node = node
+        self.process = process
         self.rng = random.Random(f"{self.spec.seed}:{process}:client")
         self.instance_id: str | None = None
         self.refresher: V2Refresher | None = None
@@ -73,7 +76,9 @@ class LockV2Client:
         self.last_was_info = False
 
     def invoke(self, op: Op) -> Op:
+        self.workload.board.track(self.node, op, None)
         done = self._invoke(op)
+        self.workload.board.track(self.node, op, done)
         self.last_was_info = done.is_info
         return done
 
@@ -100,10 +105,11 @@ class LockV2Client:
         if dummy.status >= 400 or "modifiedIndex" not in node:
             return complete_fail(op, f"instance id: HTTP {dummy.status}: {dummy.body}")
         instance_id = str(node["modifiedIndex"])
-        deadline = time.monotonic() + self.spec.request_timeout + self.spec.ttl
+        deadline = time.monotonic() + acquire_timeout(self.spec)
         attempts = 0
         while True:
             attempts += 1
+            sent = time.monotonic()
             try:
                 r = self.etcd.v2("PUT", node_key, {"prevValue": FREE},
                                  form={"value": instance_id, "ttl": str(self.spec.ttl)})
@@ -114,7 +120,7 @@ class LockV2Client:
                 self.instance_id = instance_id
                 self.held_key = node_key
                 self.refresher = V2Refresher(self.refresh_etcd, node_key, instance_id, self.spec.ttl,
-                                             self.spec.request_timeout)
+                                             self.spec.request_timeout, granted_at=sent)
                 return complete_ok(op, None, **self._extra(instance_id, indexes, attempts))
             code = r.body.get("errorCode")
             if code == KEY_NOT_FOUND:
@@ -148,7 +154,9 @@ class LockV2Client:
     def release(self, op: Op) -> Op:
         refresher, self.refresher = self.refresher, None
         lost = False
+        keepalive: dict[str, Any] = {}
         if refresher is not None:
+            keepalive = {"keepalive": refresher.summary()}
             refresher.stop()
             lost = refresher.lost
         instance_id, self.instance_id = self.instance_id, None
@@ -156,8 +164,8 @@ class LockV2Client:
         try:
             r = self.etcd.v2("PUT", LOCK_DIR + str(op.key), {"prevValue": instance_id or ""}, form={"value": FREE})
         except EtcdError as e:
-            return complete_with_error(op, e).with_(extra={"lease_lost": True} if lost else None)
-        extra: dict[str, Any] = {"instance_id": instance_id, "x_etcd_index": r.index}
+            return complete_with_error(op, e).with_(extra=({"lease_lost": True} if lost else {}) | keepalive or None)
+        extra: dict[str, Any] = {"instance_id": instance_id, "x_etcd_index": r.index, **keepalive}
         if r.status < 300:
             return complete_ok(op, None, **extra, **({"lease_lost": True} if lost else {}))
         return complete_fail(op, f"the lock expired; someone else owns it now (HTTP {r.status}: "
@@ -171,6 +179,7 @@ class LockV2Client:
         self._close_now()
 
     def _close_now(self) -> None:
+        self.workload.board.leave(self.process)
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
@@ -195,7 +204,7 @@ class LockV2Workload(LockWorkload):
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
-        return LockV2Client(self, etcd, process)
+        return LockV2Client(self, etcd, process, node.name)
 
 
 class LockV2SetWorkload(LockV2Workload):

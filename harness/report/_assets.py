@@ -903,7 +903,7 @@ SCRIPT = r"""
     if (m.violations.length) {
       const table = el('table');
       const tr = el('tr');
-      for (const h of ['#', 'holders (acquired – released)', 'overlap', 'lease TTL', '']) tr.appendChild(el('th', null, h));
+      for (const h of ['#', 'holders (acquired – released)', 'overlap', 'lease TTL', 'why', '']) tr.appendChild(el('th', null, h));
       table.appendChild(tr);
       m.violations.slice(0, 200).forEach((v, i) => {
         const row = el('tr');
@@ -911,6 +911,7 @@ SCRIPT = r"""
         row.appendChild(el('td', null, v.holders.map(h => 'p' + h.p + ' (' + (h.s === null ? '?' : secs(h.s / 1000)) + ' – ' + (h.e === null ? 'open' : secs(h.e / 1000)) + ')').join(', ')));
         row.appendChild(el('td', null, v.s === null ? '?' : secs(v.s / 1000) + ' – ' + (v.e === null ? 'end' : secs(v.e / 1000))));
         row.appendChild(el('td', null, v.ttl === null ? '' : v.ttl + ' s'));
+        row.appendChild(el('td', null, v.why || ''));
         const td = el('td');
         td.appendChild(button('zoom', () => {
           const s = v.s / 1000, e = v.e === null ? endMs : v.e / 1000, pad = Math.max((e - s) * 2, 500);

@@ -229,6 +229,8 @@ def _nemesis(ops: list[Op], end_us: int) -> dict[str, Any]:
     for ev in events:
         kind, role = _nemesis_kind(ev["f"])
         ev["kind"] = kind
+        if role == "open" and ev["skipped"]:
+            continue  # nothing was done (no target right now): no fault band
         if role == "open":
             if kind not in open_band:
                 band = {"kind": kind, "s": ev["s"], "e": None, "label": ev["f"], "err": ev["err"]}
@@ -273,6 +275,7 @@ def _nemesis_event(inv: Op, done: Op | None) -> dict[str, Any]:
         "la": None if info.get("leader_after") is None else short_text(info["leader_after"], 40),
         "err": None if error is None else short_text(error, 300),
         "info": short_text(summary, 300) if summary else "",
+        "skipped": info.get("skipped") is True,
     }
 
 
@@ -447,6 +450,7 @@ def _mutex(details: Mapping[str, Any]) -> dict[str, Any]:
                 "s": us(v.get("overlap_start")),
                 "e": us(v.get("overlap_end")),
                 "ttl": ttl if isinstance(ttl, int | float) and not isinstance(ttl, bool) else None,
+                "why": str(v.get("explanation") or "")[:500],
             }
         )
     return {"holds": holds, "holdsTotal": len(holds_raw), "violations": violations}

@@ -277,6 +277,8 @@ def _mutex_details(node_names: list[str], end_ns: int, rng: random.Random) -> di
                 "overlap_start": b["start_time"],
                 "overlap_end": a["end_time"],
                 "ttl_s": 2,
+                "explanation": f"p{a['process']}'s lease expired while it held the lock: no keepalive acknowledged "
+                               f"in the 2.4 s before p{b['process']} was granted it (TTL 2 s; 3 refreshes failed)",
             }
         )
     return {

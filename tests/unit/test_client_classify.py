@@ -38,6 +38,7 @@ def gateway(status: int, body: dict[str, object]) -> httpx.Response:
     (14, "etcdserver: request timed out", False),
     (4, "context deadline exceeded", False),
     (2, "etcdserver: unknown", False),
+    (2, "mutex: session is expired", True),  # 3.5's lock service: the waiter's lease expired, not held
 ])
 def test_grpc_codes(code: int, message: str, definite: bool) -> None:
     with pytest.raises(EtcdError) as e:

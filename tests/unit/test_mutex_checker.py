@@ -69,3 +69,35 @@ def test_different_locks_do_not_conflict() -> None:
 def test_no_successful_acquire_is_unknown() -> None:
     h = sort([op(0, 0, "invoke", "acquire"), op(5, 0, "fail", "acquire")])
     assert MutexChecker().check(h, CTX).valid == "unknown"
+
+
+def keepalive_cycle(p: int, t_ok: int, t_rel: int, ago_s: float, failed: int = 0) -> list[Op]:
+    extra = {"keepalive": {"acked": 3, "failed": failed, "last_ack_sent_s_ago": ago_s}}
+    return [op(t_ok - 5, p, "invoke", "acquire"), op(t_ok, p, "ok", "acquire"),
+            op(t_rel, p, "invoke", "release"), op(t_rel + 5, p, "ok", "release", extra=extra | {"lease_lost": True})]
+
+
+S = 1_000_000_000
+
+
+def test_a_violation_after_a_ttl_without_keepalives_is_explained_as_expiry() -> None:
+    # p0 holds 0..8 s, its last acknowledged keepalive was sent at 8 - 7 = 1 s; p1 is granted at 4 s.
+    h = sort(keepalive_cycle(0, 10, 8 * S, 7.0, failed=4) + cycle(1, 2 * S, 4 * S, 9 * S, 10 * S))
+    v = MutexChecker().check(h, CTX).details["violations"][0]
+    assert v["lease"]["expired"] is True and v["lease"]["last_ack_sent_time"] == 1 * S
+    assert "p0's lease expired while it held the lock" in v["explanation"]
+    assert "3.0 s" in v["explanation"] and "4 refreshes failed" in v["explanation"]
+
+
+def test_a_violation_within_the_ttl_of_an_acknowledged_keepalive_is_called_out() -> None:
+    # p0's last acknowledged keepalive was sent at 8 - 4.5 = 3.5 s; p1 is granted at 4 s: 0.5 s < TTL.
+    h = sort(keepalive_cycle(0, 10, 8 * S, 4.5) + cycle(1, 2 * S, 4 * S, 9 * S, 10 * S))
+    v = MutexChecker().check(h, CTX).details["violations"][0]
+    assert v["lease"]["expired"] is False
+    assert "while p0's lease was alive" in v["explanation"] and "0.5 s before" in v["explanation"]
+
+
+def test_without_keepalive_records_the_explanation_says_so() -> None:
+    h = sort(cycle(0, 0, 10, 40, 50) + cycle(1, 5, 20, 60, 70))
+    v = MutexChecker().check(h, CTX).details["violations"][0]
+    assert v["lease"] is None and "not on record" in v["explanation"]

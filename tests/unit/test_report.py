@@ -246,6 +246,27 @@ def test_nemesis_faults_become_one_band_per_fault_with_per_node_spans(tmp_path: 
     assert payload["leaders"]["obs"] == [[1000, "n1"], [2000, "n2"]]
 
 
+def test_a_skipped_fault_start_draws_no_band(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    n = "nemesis"
+    _write_history(
+        run,
+        [
+            Op(type=OpType.INVOKE, f="pause", process=n, time=1_000_000),
+            Op(type=OpType.INFO, f="pause", process=n, time=1_500_000, error="target lock-holder: no client plays it",
+               value={"target": "lock-holder", "skipped": True, "applied": False}),
+            Op(type=OpType.INVOKE, f="pause", process=n, time=3_000_000),
+            Op(type=OpType.INFO, f="pause", process=n, time=3_500_000, value={"nodes": ["n2"], "verified": True}),
+            Op(type=OpType.INVOKE, f="resume", process=n, time=5_000_000),
+            Op(type=OpType.INFO, f="resume", process=n, time=5_500_000, value={"nodes": ["n2"]}),
+            Op(type=OpType.INVOKE, f="read", process=0, time=9_000_000),
+        ],
+    )
+    payload = build_payload(load_run(run))
+    assert [(b["kind"], b["s"], b["e"]) for b in payload["nemesis"]["bands"]] == [("pause", 3000, 5500)]
+    assert [e["skipped"] for e in payload["nemesis"]["events"]] == [True, False, False]
+
+
 def test_leaders_jsonl_is_preferred_to_what_nemesis_ops_say(tmp_path: Path) -> None:
     run = make_sample_run(tmp_path / "run", ops=200)
     payload = build_payload(load_run(run))
