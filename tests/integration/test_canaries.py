@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from harness._history import History
 from harness._runner import run_test
 from harness._spec import TestSpec
 
@@ -60,10 +61,13 @@ def test_fenced_lock_etcd_set_survives_the_same_pauses(tmp_path: Path) -> None:
     results = run(tmp_path, workload="lock-etcd-set", **LOCK_HOLDER_PAUSES)
     sets = results["checkers"]["set"]
     assert results["valid"] is True, sets["reason"]
-    assert_holders_were_paused(tmp_path)
+    history = assert_holders_were_paused(tmp_path)
+    # The fence did the work: some paused holder's late write was refused.
+    fenced = [op for op in history if op.f == "add" and op.is_fail and "fenced" in (op.error or "")]
+    assert fenced, "no write was fenced: the faults never put two holders on the set"
 
 
-def assert_holders_were_paused(results_dir: Path) -> None:
+def assert_holders_were_paused(results_dir: Path) -> History:
     """The nemesis really paused lock holders' nodes (a canary that never faulted proves nothing)."""
     from harness._formats import read_history
 
@@ -71,6 +75,7 @@ def assert_holders_were_paused(results_dir: Path) -> None:
     pauses = [op for op in history if op.process == "nemesis" and op.f == "pause" and op.is_info]
     applied = [op for op in pauses if (op.value or {}).get("verified") and op.value.get("target") == "lock-holder"]
     assert len(applied) >= 3, [op.value for op in pauses]
+    return history
 
 
 def test_unsafe_counter_loses_increments(tmp_path: Path) -> None:

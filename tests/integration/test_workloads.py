@@ -50,6 +50,12 @@ def test_lock_is_valid_without_faults(tmp_path: Path, workload: str) -> None:
             assert int(op["extra"]["instance_id"]) > 0
         else:
             assert op["extra"]["lock_key"].startswith("/locks/")
+    # Every release records its keepalives; without faults the lease never went a TTL unrefreshed.
+    released = [op for op in history(tmp_path) if op["f"] == "release" and op["type"] == "ok"]
+    assert released
+    for op in released:
+        keepalive = op["extra"]["keepalive"]
+        assert keepalive["failed"] == 0 and 0 <= keepalive["last_ack_sent_s_ago"] < 2, op
 
 
 @pytest.mark.parametrize("workload", ["lock-set", "lock-etcd-set", "lock-v2-set"])
