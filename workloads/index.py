@@ -19,6 +19,9 @@ modifiedIndex is larger than any index completed before it began.
 Options (``spec.options``): ``quorum`` (default ``true``). ``quorum=false`` is the
 canary: v2 reads are then served from the member's local store, which lags on a
 partitioned member, so the index goes back and the checker must say so.
+``read_fraction`` (default 0.5): the share of reads. The canary reads more: a
+client of a cut-off member stalls on its first write (and then moves to another
+node), so only a read-mostly client keeps reading there long enough.
 """
 
 from __future__ import annotations
@@ -83,6 +86,13 @@ class IndexWorkload(Workload):
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.quorum = bool(spec.options.get("quorum", True))
+        self.read_fraction = spec.options.get("read_fraction", 0.5)
+        if (isinstance(self.read_fraction, bool) or not isinstance(self.read_fraction, int | float)
+                or not 0 <= self.read_fraction <= 1):
+            from harness._errors import UsageError
+
+            raise UsageError(f"--option read_fraction={self.read_fraction!r}: the share of reads must be a "
+                             "number from 0 to 1, e.g. --option read_fraction=0.9")
 
     def setup(self, ctx: WorkloadContext) -> None:
         if not ctx.cluster.v2_enabled:
@@ -99,7 +109,7 @@ class IndexWorkload(Workload):
         while True:
             key = f"k{rng.randrange(KEYS)}"
             n += 1
-            if rng.random() < 0.5:
+            if rng.random() < self.read_fraction:
                 yield Invocation("read", None, key)
             else:
                 yield Invocation("write", f"{process}.{n}", key)
