@@ -178,7 +178,7 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
         if lease["expired"]:
             explanation = (f"p{first.process}'s lease expired while it held the lock: no keepalive acknowledged "
                            f"in the {quiet_s:.1f} s before p{second.process} was granted it (TTL {ttl:g} s; "
-                           f"{lease['failed']} refreshes failed)")
+                           f"{lease['failed']} refresh{'' if lease['failed'] == 1 else 'es'} failed)")
         else:
             explanation = (f"etcd granted p{second.process} the lock while p{first.process}'s lease was alive: its "
                            f"last acknowledged keepalive was sent {quiet_s:.1f} s before, within the {ttl:g} s TTL "
