@@ -320,7 +320,7 @@ class _PlanReader:
     def nemesis(self, node: Node) -> tuple[str, ...]:
         """One nemesis value: ``partition``, ``partition+kill``, ``pause:lock-holder``, ``all``, ``none``
         or a list to combine."""
-        from nemesis import TARGETS, check_fault_name, split_target
+        from nemesis import TARGETS, check_fault_name, check_repeats, split_target
 
         allowed = [*self.faults, "all", "none"]
         example = f", e.g. {self.faults[0]}+{self.faults[1]}" if len(self.faults) > 1 else ""
@@ -346,11 +346,9 @@ class _PlanReader:
             if why:
                 raise self.error(node, f"{why}{_did_you_mean(target or '', TARGETS[family])}")
         names = list(dict.fromkeys(names))
-        families = [split_target(n)[0] for n in names]
-        repeated = sorted({f for f in families if families.count(f) > 1})
-        if repeated:
-            raise self.error(node, f"nemesis {', '.join(repeated)} is named twice; give each family once, "
-                                   "with at most one target (e.g. pause:lock-holder)")
+        why = check_repeats(names)
+        if why:
+            raise self.error(node, why)
         return tuple(names)
 
     # -- the plan ----------------------------------------------------------------------

@@ -77,6 +77,16 @@ def check_fault_name(name: str) -> str | None:
     return None
 
 
+def check_repeats(names: Sequence[str]) -> str | None:
+    """Why ``names`` name a family twice (``pause:leader,pause:one``); None if each appears once."""
+    families = [split_target(n)[0] for n in names]
+    repeated = sorted({f for f in families if families.count(f) > 1})
+    if not repeated:
+        return None
+    return (f"nemesis {', '.join(repeated)} is named twice; give each family once, "
+            "with at most one target (e.g. pause:lock-holder)")
+
+
 def role_targets(names: Sequence[str]) -> list[str]:
     """The roles (:data:`ROLES`) that the fault names target: the workload must report them."""
     return [t for _, t in map(split_target, names) if t in ROLES]
@@ -96,11 +106,9 @@ def parse_nemesis(text: str) -> tuple[str, ...]:
         if why:
             raise UsageError(f"{why} (a comma-separated list, e.g. --nemesis partition,kill or "
                              "--nemesis pause:lock-holder)")
-    families = [split_target(n)[0] for n in names]
-    repeated = sorted({f for f in families if families.count(f) > 1})
-    if repeated:
-        raise UsageError(f"nemesis {', '.join(repeated)} is named twice; give each family once, "
-                         "with at most one target (e.g. pause:lock-holder)")
+    why = check_repeats(names)
+    if why:
+        raise UsageError(why)
     return tuple(names)
 
 
@@ -128,5 +136,6 @@ def make_package(names: Sequence[str], interval: float, roles: RoleSource | None
 __all__ = [
     "FAULTS", "ROLES", "SHAPES", "TARGETS", "Fault", "FaultNotApplied", "FaultSkipped", "Kill", "Latency", "Loss",
     "NemesisPackage", "Partition", "Pause", "RoleSource", "ScheduledFault", "build_fault", "check_fault_name",
+    "check_repeats",
     "leftovers", "make_package", "parse_nemesis", "role_targets", "split_target",
 ]
