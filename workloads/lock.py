@@ -207,7 +207,8 @@ class Refresher:
     It also counts, for the history: refreshes acknowledged and failed, and when the last
     acknowledged one was *sent* (``granted_at``, the grant's send time, until the first).
     Etcd cannot expire a lease sooner than the TTL after that instant, so a second holder
-    within it means etcd dropped a lease that was being kept alive (see :meth:`summary`).
+    granted within it means etcd did not honour a live lease: the mutex checker says which
+    case a violation is (see :meth:`summary` and ``checkers.mutex``).
     """
 
     def __init__(self, ttl: float, request_timeout: float, name: str, granted_at: float | None = None) -> None:
