@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness._spec import TestSpec
+from harness.core import TestSpec
 
 IMAGE_34 = "etcd-harness/etcd:3.4.23"
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results-dir", default="/tmp/etcd-harness-canaries")
     args = p.parse_args(argv)
 
-    from harness._runner import run_test
+    from harness.run import run_test
 
     wanted = {n for n in args.only.split(",") if n}
     # Optional variants (informative, not a canary that must fire) run only when named in --only.

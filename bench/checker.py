@@ -29,8 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from checkers import CheckContext, LinearizabilityChecker  # noqa: E402
-from harness._formats import read_history  # noqa: E402
-from harness._history import HistoryWriter, Op, OpType  # noqa: E402
+from harness.core import (  # noqa: E402
+    HistoryWriter,
+    Op,
+    OpType,
+    read_history,
+)
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "porcupine"
 
@@ -120,7 +124,7 @@ def large(ops: int, keys: int, procs: int, info: float, reps: int = 3) -> None:
         code = (
             "import resource, sys, time\n"
             "from checkers import CheckContext, LinearizabilityChecker\n"
-            "from harness._formats import read_history\n"
+            "from harness.core import read_history\n"
             "t = time.perf_counter()\n"
             f"h = read_history({str(path)!r}, 'jsonl')\n"
             "p = time.perf_counter()\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness._cluster import DEFAULT_IMAGE, DockerCluster
+from harness.etcd import DEFAULT_IMAGE, DockerCluster
 from nemesis import FAULTS, Fault, FaultNotApplied, Kill, Latency, Loss, Partition, Pause, leftovers
 
 KINDS: dict[str, Callable[[], Fault]] = {

@@ -1,6 +1,6 @@
 """Figures for the HTML report: page size and generation time.
 
-Prints, for synthetic register runs (``harness.report._sample``) of 60 s at a few
+Prints, for synthetic register runs (``tests.sample_run``) of 60 s at a few
 rates and one of 100,000 client ops, the time ``write_report`` takes and the size
 of ``report.html``. The issue's limits: a 60 s run's page at most 2 MB, 100,000 ops
 generated in at most 5 s. Pass a run directory to measure a real run instead::
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from harness.report import write_report
-from harness.report._sample import make_sample_run
+from tests.sample_run import make_sample_run
 
 SIZE_LIMIT = 2_000_000
 TIME_LIMIT_S = 5.0

@@ -20,10 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness._cluster import DockerCluster
-from harness._history import Op, OpType
-from harness._runner import Run
-from harness._spec import TestSpec
+from harness.core import Op, OpType, TestSpec
+from harness.etcd import DockerCluster
+from harness.run import Run
 from workloads import Invocation, WorkloadContext
 from workloads.register import RegisterWorkload
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from checkers._model import Model
-from harness._history import Op, OpType
+from harness.core import Op, OpType
 
 _MISSING: Any = object()
 _ILLEGAL: Any = object()

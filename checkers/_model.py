@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from harness._history import Op
+from harness.core import Op
 
 S = TypeVar("S", bound=Hashable)
 

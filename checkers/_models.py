@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
 from checkers._model import Model, freeze, show
-from harness._history import Op
+from harness.core import Op
 
 
 class CasRegisterModel(Model[Hashable]):

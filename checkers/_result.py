@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias
 
-from harness._history import History
+from harness.core import History
 
 Validity: TypeAlias = bool | Literal["unknown"]
 UNKNOWN: Literal["unknown"] = "unknown"

@@ -33,7 +33,7 @@ import time
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History, OpType
+from harness.core import History, OpType
 
 #: Reads listed in the details: every bad one (up to this cap), then a sample of good ones.
 MAX_READS = 2000

@@ -27,7 +27,7 @@ from collections.abc import Hashable
 from typing import ClassVar
 
 from checkers._model import Model, freeze
-from harness._history import Op
+from harness.core import Op
 
 FolderState = frozenset[tuple[str, Hashable]]
 

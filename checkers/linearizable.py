@@ -28,7 +28,7 @@ from checkers._model import Model
 from checkers._models import model_named
 from checkers._result import UNKNOWN, CheckContext, Result
 from checkers._shrink import Shrinker, Shrunk
-from harness._history import History, Op
+from harness.core import History, Op
 
 #: Partitions still unfinished after this much work each (if two or more) are finished
 #: in forked workers. Forking the whole check does not pay on easy histories: measured by
@@ -244,13 +244,6 @@ def minimal_json(model: Model[Any], shrunk: Shrunk) -> dict[str, Any]:
 
 def _key_json(key: Hashable) -> Any:
     return key if key is None or isinstance(key, str | int | float | bool) else str(key)
-
-
-def _check_one(model: Model[Any], key: Hashable, part: list[Entry], budget: Budget) -> Outcome:
-    """The outcome of one partition, ``unknown`` past the budget."""
-    outcome = _resume(Search(model, key, part, budget), key, part, 0)
-    assert outcome is not None
-    return outcome
 
 
 def _resume(run: Search, key: Hashable, part: list[Entry], max_work: int) -> Outcome | None:

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 #: Violations explained in the details; every one is still counted.
 MAX_VIOLATIONS = 50

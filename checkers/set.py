@@ -27,7 +27,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History, OpType
+from harness.core import History, OpType
 
 MAX_LISTED = 200
 

@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History, Op
+from harness.core import History, Op
 
 MAX_LISTED = 50
 _STARTS = ("kill", "pause")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from harness._history import History, Op
+from harness.core import History, Op
 
 MAX_LISTED = 50
 

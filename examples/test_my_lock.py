@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from harness._client import EtcdError
+from harness.etcd import EtcdError
 
 ROUNDS = 3
 PROCESSES = 3

@@ -1,3 +1,3 @@
-from harness._cli import main
+from harness.run._cli import main
 
 raise SystemExit(main())

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from harness._errors import UsageError
+from harness.core import UsageError
 from nemesis import _kill, _pause
 from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, NemesisPackage, RoleSource, ScheduledFault
 from nemesis._kill import Kill

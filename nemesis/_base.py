@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster
+    from harness.etcd import Cluster
 
 
 class FaultNotApplied(Exception):
@@ -85,15 +85,15 @@ class Fault(ABC):
         return f"stop-{self.name}"
 
     @abstractmethod
-    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
         """Apply and verify the fault; return what was done (JSON-serialisable)."""
 
     @abstractmethod
-    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
         """Undo the active fault and verify; return what was done."""
 
     @abstractmethod
-    def heal(self, cluster: DockerCluster) -> None:
+    def heal(self, cluster: Cluster) -> None:
         """Undo anything this family may have done. Idempotent; must not raise."""
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from nemesis._base import FaultNotApplied
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 PARTITION_CHAIN = "ETCD-HARNESS"
 LOSS_CHAIN = "ETCD-HARNESS-LOSS"
@@ -39,11 +39,11 @@ TC_FILTER_PREF = "49"  # our filters' preference on clsact egress; deleted toget
 DEVICE = "eth0"
 
 
-def _ok(cluster: DockerCluster, node: Node, argv: list[str]) -> bool:
+def _ok(cluster: Cluster, node: Node, argv: list[str]) -> bool:
     return cluster.exec(node, argv, check=False)[0] == 0
 
 
-def _rule_count(cluster: DockerCluster, node: Node, variant: str) -> int | None:
+def _rule_count(cluster: Cluster, node: Node, variant: str) -> int | None:
     """Rules (``-A`` lines) in the namespace for ``variant``, or None if it cannot be used."""
     if not _ok(cluster, node, [variant, "-w", "-L", "INPUT", "-n"]):
         return None
@@ -53,7 +53,7 @@ def _rule_count(cluster: DockerCluster, node: Node, variant: str) -> int | None:
     return sum(1 for line in out.splitlines() if line.startswith("-A "))
 
 
-def detect_backend(cluster: DockerCluster, node: Node) -> str:
+def detect_backend(cluster: Cluster, node: Node) -> str:
     """The packet-filter command for ``node``: an iptables variant, ``iptables``, or ``tc``.
 
     Raises :class:`FaultNotApplied` if the node has neither iptables nor tc.
@@ -95,7 +95,7 @@ class NetState:
         return SINK_DEVICE in self.links
 
 
-def inspect(cluster: DockerCluster, node: Node) -> NetState:
+def inspect(cluster: Cluster, node: Node) -> NetState:
     """One read of ``node``'s filter tables (both variants), qdiscs and devices: four execs."""
     rules: dict[str, list[str]] = {}
     for variant in IPTABLES_VARIANTS:
@@ -113,7 +113,7 @@ def inspect(cluster: DockerCluster, node: Node) -> NetState:
 # -- iptables -----------------------------------------------------------------------
 
 
-def iptables_drop_from(cluster: DockerCluster, node: Node, cmd: str, chain: str, sources: list[str],
+def iptables_drop_from(cluster: Cluster, node: Node, cmd: str, chain: str, sources: list[str],
                        probability: float | None = None) -> None:
     """Make ``node`` drop packets from each IP in ``sources`` (all, or with ``probability``)."""
     if _ok(cluster, node, [cmd, "-w", "-N", chain]) or not _ok(cluster, node, [cmd, "-w", "-C", "INPUT", "-j", chain]):
@@ -124,7 +124,7 @@ def iptables_drop_from(cluster: DockerCluster, node: Node, cmd: str, chain: str,
     cluster.exec(node, [cmd, "-w", "-A", chain, "-s", ",".join(sources), *match, "-j", "DROP"])
 
 
-def iptables_remove_chain(cluster: DockerCluster, node: Node, chain: str, state: NetState | None = None) -> None:
+def iptables_remove_chain(cluster: Cluster, node: Node, chain: str, state: NetState | None = None) -> None:
     """Remove ``chain`` and every jump to it, in every variant that has it. Idempotent."""
     state = state or inspect(cluster, node)
     variants = state.chain_variants(chain)
@@ -147,7 +147,7 @@ def iptables_leftovers(node: Node, state: NetState) -> list[str]:
 # -- tc --------------------------------------------------------------------------------
 
 
-def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> None:
+def tc_drop_to(cluster: Cluster, node: Node, destinations: list[str]) -> None:
     """Make ``node`` send nothing to each IP in ``destinations`` (clsact egress + mirred to a down sink)."""
     state = inspect(cluster, node)
     if not state.has_sink:
@@ -160,7 +160,7 @@ def tc_drop_to(cluster: DockerCluster, node: Node, destinations: list[str]) -> N
                             "action", "mirred", "egress", "redirect", "dev", SINK_DEVICE])
 
 
-def tc_remove(cluster: DockerCluster, node: Node, state: NetState | None = None) -> None:
+def tc_remove(cluster: Cluster, node: Node, state: NetState | None = None) -> None:
     """Remove the clsact qdisc (and its filters) and the sink device, where present. Idempotent."""
     state = state or inspect(cluster, node)
     if state.has_qdisc("qdisc clsact "):

@@ -9,7 +9,7 @@ A kill is verified by the container having exited. ``restart`` starts the
 same container again: same data directory (the container's filesystem), same
 IP. It is verified by the node *rejoining*: it answers, follows a leader, and
 its raft index is within ``max_gap`` entries of the leader's
-(:meth:`DockerCluster.wait_rejoined`). A restart that works but does not
+(:meth:`Cluster.wait_rejoined`). A restart that works but does not
 rejoin in time (say, a partition is still in place) completes with the
 reason; the final recovery wait of the run still covers it.
 
@@ -23,12 +23,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from harness._errors import ClusterError
+from harness.core import ClusterError
 from nemesis._base import ROLES, Fault, FaultNotApplied
 from nemesis._pause import container_status, pick_targets
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 TARGETS = ("leader", "one", "minority", "all")
 #: Targets a kill may be restricted to: the random ones, and the roles a workload reports.
@@ -55,7 +55,7 @@ class Kill(Fault):
     def stop_f(self) -> str:
         return "restart"
 
-    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
         kind = rng.choice(self.targets)
         running = [n for n in cluster.nodes if container_status(cluster, n) == "running"]
         nodes = pick_targets(kind, cluster, rng, running, self.roles())
@@ -70,7 +70,7 @@ class Kill(Fault):
         return {"target": kind, "nodes": [n.name for n in nodes], "verified": True,
                 "apply_s": round(time.monotonic() - t0, 3)}
 
-    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
         t0 = time.monotonic()
         nodes = [cluster.node(n) for n in dict.fromkeys(self.killed)]
         self.killed = []
@@ -91,7 +91,7 @@ class Kill(Fault):
             raise FaultNotApplied("restarted, but " + "; ".join(problems), value | {"verified": False})
         return value | {"verified": True}
 
-    def heal(self, cluster: DockerCluster) -> None:
+    def heal(self, cluster: Cluster) -> None:
         for node in cluster.nodes:
             try:
                 if container_status(cluster, node) in ("exited", "created", "dead"):
@@ -101,7 +101,7 @@ class Kill(Fault):
         self.killed = []
 
 
-def _wait_exited(cluster: DockerCluster, node: Node, timeout: float) -> bool:
+def _wait_exited(cluster: Cluster, node: Node, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while container_status(cluster, node) == "running":
         if time.monotonic() > deadline:

@@ -9,10 +9,10 @@ from nemesis import _firewall as fw
 from nemesis._pause import container_status, process_state
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 
-def leftovers(cluster: DockerCluster) -> list[str]:
+def leftovers(cluster: Cluster) -> list[str]:
     """Every trace of a fault, one line each; empty when the cluster is clean.
 
     Looks for: containers not running or frozen (``docker pause``), etcd

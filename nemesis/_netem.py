@@ -37,7 +37,7 @@ from nemesis import _firewall as fw
 from nemesis._base import Fault, FaultNotApplied
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 TC, DEV = fw.TC, fw.DEVICE
 
@@ -62,7 +62,7 @@ def _layout(peers: list[str]) -> list[list[str]]:
     return cmds
 
 
-def set_netem(cluster: DockerCluster, node: Node, args: list[str]) -> None:
+def set_netem(cluster: Cluster, node: Node, args: list[str]) -> None:
     """Make ``node``'s peer-link netem be ``args`` (none: remove the layout). NetemUnavailable if no netem."""
     if not args:
         cluster.exec(node, [TC, "qdisc", "del", "dev", DEV, "root"], check=False)
@@ -90,7 +90,7 @@ def combined(active: dict[str, list[str]]) -> list[str]:
     return [a for name in order for a in active.get(name, [])]
 
 
-def ping_ms(cluster: DockerCluster, src: Node, dst: Node) -> float | None:
+def ping_ms(cluster: Cluster, src: Node, dst: Node) -> float | None:
     """One ICMP round trip from ``src`` to ``dst`` in ms, or None (3 s bound)."""
     code, out = cluster.exec(src, ["ping", "-c", "1", "-W", "3", dst.ip], check=False)
     match = re.search(r"time=([\d.]+) ms", out)
@@ -113,11 +113,11 @@ class NetworkQuality(Fault):
     def fallback_probability(self) -> float:
         raise NotImplementedError
 
-    def _apply_all(self, cluster: DockerCluster, nodes: list[Node], args: list[str]) -> None:
+    def _apply_all(self, cluster: Cluster, nodes: list[Node], args: list[str]) -> None:
         with ThreadPoolExecutor(max(1, len(nodes))) as pool:
             list(pool.map(lambda n: set_netem(cluster, n, args), nodes))
 
-    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         value: dict[str, Any] = {"nodes": [n.name for n in running], "netem": self.netem_args()}
@@ -143,13 +143,13 @@ class NetworkQuality(Fault):
             raise NetemUnavailable(missing + f"; {self.name} needs netem and has no fallback")
         return value | {"verified": True, "apply_s": round(time.monotonic() - t0, 3)}
 
-    def verify(self, cluster: DockerCluster, running: list[Node]) -> dict[str, Any]:
+    def verify(self, cluster: Cluster, running: list[Node]) -> dict[str, Any]:
         missing = [n.name for n in running if "netem" not in cluster.exec(n, [TC, "qdisc", "show", "dev", DEV])[1]]
         if missing:
             raise FaultNotApplied(f"netem qdisc not in place on {', '.join(missing)}")
         return {}
 
-    def start_fallback(self, cluster: DockerCluster, running: list[Node]) -> dict[str, Any]:
+    def start_fallback(self, cluster: Cluster, running: list[Node]) -> dict[str, Any]:
         p = self.fallback_probability()
 
         def one(node: Node) -> str:
@@ -170,7 +170,7 @@ class NetworkQuality(Fault):
             backends = dict(zip(self.fallback_nodes, pool.map(one, running), strict=True))
         return {"probability": p, "backends": backends}
 
-    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         with _LOCK:
@@ -185,7 +185,7 @@ class NetworkQuality(Fault):
         return {"nodes": [n.name for n in running], "still_active": sorted(active),
                 "verified": True, "heal_s": round(time.monotonic() - t0, 3)}
 
-    def heal(self, cluster: DockerCluster) -> None:
+    def heal(self, cluster: Cluster) -> None:
         """Removes the whole netem layout (the other netem family's too) and the loss chain."""
         with _LOCK:
             _ACTIVE.pop(cluster.run_id, None)
@@ -218,7 +218,7 @@ class Latency(NetworkQuality):
     def netem_args(self) -> list[str]:
         return ["delay", f"{self.delay_ms}ms", f"{self.jitter_ms}ms"]
 
-    def verify(self, cluster: DockerCluster, running: list[Node]) -> dict[str, Any]:
+    def verify(self, cluster: Cluster, running: list[Node]) -> dict[str, Any]:
         super().verify(cluster, running)
         # Any reachable pair will do (a partition may cut some): both ends delay, so rtt >= delay.
         for src in running:

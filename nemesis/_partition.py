@@ -35,7 +35,7 @@ from nemesis import _firewall as fw
 from nemesis._base import Fault, FaultNotApplied, FaultSkipped
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 Grudge = dict[str, list[str]]  # node -> the nodes it no longer hears
 Shape = Callable[[list[str], random.Random, "str | None"], Grudge]
@@ -162,14 +162,14 @@ class Partition(Fault):
         self.backends: dict[str, str] = {}  # node -> backend; the image does not change in a run
         self.current: Grudge = {}
 
-    def backend(self, cluster: DockerCluster, node: Node) -> str:
+    def backend(self, cluster: Cluster, node: Node) -> str:
         if self.forced_backend:
             return self.forced_backend
         if node.name not in self.backends:
             self.backends[node.name] = fw.detect_backend(cluster, node)
         return self.backends[node.name]
 
-    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
         names = [n.name for n in cluster.nodes]
         allowed = [s for s in self.shapes if s in shapes_for(len(names))]
         if not allowed:
@@ -193,7 +193,7 @@ class Partition(Fault):
             raise FaultNotApplied(str(e), value | {"verified": False}) from e
         return value | {"verified": True, "apply_s": round(time.monotonic() - t0, 3)}
 
-    def apply(self, cluster: DockerCluster, grudge: Grudge, running: list[Node]) -> dict[str, str]:
+    def apply(self, cluster: Cluster, grudge: Grudge, running: list[Node]) -> dict[str, str]:
         """Install the grudge on every running node; returns node -> backend used."""
         def apply_one(node: Node) -> str:
             backend = self.backend(cluster, node)
@@ -210,7 +210,7 @@ class Partition(Fault):
         with ThreadPoolExecutor(max(1, len(running))) as pool:
             return dict(zip([n.name for n in running], pool.map(apply_one, running), strict=True))
 
-    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
         t0 = time.monotonic()
         healed = heal_nodes(cluster)
         was, self.current = self.current, {}
@@ -223,7 +223,7 @@ class Partition(Fault):
             raise FaultNotApplied(f"after the heal: {e}", value | {"verified": False}) from e
         return value | {"verified": True, "heal_s": round(time.monotonic() - t0, 3)}
 
-    def heal(self, cluster: DockerCluster) -> None:
+    def heal(self, cluster: Cluster) -> None:
         with contextlib.suppress(Exception):  # heal must not raise; leftovers() checks what remains
             heal_nodes(cluster)
         self.current = {}
@@ -235,20 +235,20 @@ class Partition(Fault):
 PROBE_SCRIPT = 'for ip in "$@"; do (nc -z -w 1 "$ip" 2380 2>/dev/null && echo "$ip up" || echo "$ip down") & done; wait'
 
 
-def _reachable_from(cluster: DockerCluster, src: Node, dsts: list[Node]) -> dict[str, bool]:
+def _reachable_from(cluster: Cluster, src: Node, dsts: list[Node]) -> dict[str, bool]:
     """Which of ``dsts`` ``src`` can open a TCP connection to (peer port), in one exec."""
     _, out = cluster.exec(src, ["sh", "-c", PROBE_SCRIPT, "probe", *[d.ip for d in dsts]], check=False)
     up = {line.split()[0] for line in out.splitlines() if line.endswith(" up")}
     return {d.name: d.ip in up for d in dsts}
 
 
-def _reaches(cluster: DockerCluster, src: Node, dst: Node, wait_s: int = 1) -> bool:
+def _reaches(cluster: Cluster, src: Node, dst: Node, wait_s: int = 1) -> bool:
     """Whether ``src`` can open a TCP connection to ``dst``'s peer port within ``wait_s``."""
     code, _ = cluster.exec(src, ["nc", "-z", "-w", str(wait_s), dst.ip, "2380"], check=False)
     return code == 0
 
 
-def verify_grudge(cluster: DockerCluster, grudge: Grudge, running: list[Node]) -> int:
+def verify_grudge(cluster: Cluster, grudge: Grudge, running: list[Node]) -> int:
     """Probe every ordered link between running nodes; raise FaultNotApplied on a mismatch.
 
     One exec per node probes all its peers in parallel. A cut link must not
@@ -279,7 +279,7 @@ def verify_grudge(cluster: DockerCluster, grudge: Grudge, running: list[Node]) -
     return len(running) * (len(running) - 1)
 
 
-def heal_nodes(cluster: DockerCluster) -> list[str]:
+def heal_nodes(cluster: Cluster) -> list[str]:
     """Remove our chains (every iptables variant) and tc filters on every running node."""
     def heal_one(node: Node) -> str | None:
         if not cluster.is_running(node):

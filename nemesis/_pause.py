@@ -22,26 +22,23 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdError
+from harness.etcd import EtcdError
 from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, RoleReport
 
 if TYPE_CHECKING:
-    from harness._cluster import DockerCluster, Node
+    from harness.etcd import Cluster, Node
 
 TARGETS = ("leader", "one", "all")
 #: Targets a pause may be restricted to: the random ones, and the roles a workload reports.
 ALLOWED_TARGETS = (*TARGETS, *ROLES)
 
 
-def container_status(cluster: DockerCluster, node: Node) -> str:
+def container_status(cluster: Cluster, node: Node) -> str:
     """Docker's view: ``running``, ``paused`` (cgroup freeze), ``exited``, ..."""
-    c = cluster.container(node)
-    c.reload()
-    state = c.attrs.get("State", {})
-    return "paused" if state.get("Paused") else str(state.get("Status", "unknown"))
+    return cluster.container_status(node)
 
 
-def process_state(cluster: DockerCluster, node: Node) -> str:
+def process_state(cluster: Cluster, node: Node) -> str:
     """The kernel's state letter of PID 1 (``S``, ``R``, ``T`` = stopped, ...), or ``?``."""
     code, out = cluster.exec(node, ["cat", "/proc/1/status"], check=False)
     for line in out.splitlines():
@@ -50,7 +47,7 @@ def process_state(cluster: DockerCluster, node: Node) -> str:
     return "?"
 
 
-def pick_targets(kind: str, cluster: DockerCluster, rng: random.Random, candidates: list[Node],
+def pick_targets(kind: str, cluster: Cluster, rng: random.Random, candidates: list[Node],
                  roles: RoleReport | None = None) -> list[Node]:
     """Nodes for a target kind: ``leader``, ``one``, ``minority``, ``all``, or a role of :data:`ROLES`
     (the first candidate node in ``roles[kind]``: the most recent role-taker). FaultSkipped if none."""
@@ -98,13 +95,13 @@ class Pause(Fault):
     def stop_f(self) -> str:
         return "resume"
 
-    def start(self, cluster: DockerCluster, rng: random.Random) -> dict[str, Any]:
+    def start(self, cluster: Cluster, rng: random.Random) -> dict[str, Any]:
         kind = rng.choice(self.targets)
         running = [n for n in cluster.nodes if cluster.is_running(n) and process_state(cluster, n) != "T"]
         nodes = pick_targets(kind, cluster, rng, running, self.roles())
         t0 = time.monotonic()
         for node in nodes:
-            cluster.container(node).kill(signal="SIGSTOP")
+            cluster.signal(node, "SIGSTOP")
             self.paused.append(node.name)
         not_stopped = [n.name for n in nodes if not self._wait_state(cluster, n, stopped=True)]
         if not_stopped:
@@ -113,7 +110,7 @@ class Pause(Fault):
         return {"target": kind, "nodes": [n.name for n in nodes], "verified": True,
                 "apply_s": round(time.monotonic() - t0, 3)}
 
-    def _wait_state(self, cluster: DockerCluster, node: Node, *, stopped: bool) -> bool:
+    def _wait_state(self, cluster: Cluster, node: Node, *, stopped: bool) -> bool:
         deadline = time.monotonic() + self.verify_timeout
         while True:
             if (process_state(cluster, node) == "T") == stopped:
@@ -122,7 +119,7 @@ class Pause(Fault):
                 return False
             time.sleep(0.05)
 
-    def stop(self, cluster: DockerCluster) -> dict[str, Any]:
+    def stop(self, cluster: Cluster) -> dict[str, Any]:
         t0 = time.monotonic()
         resumed, gone = [], []
         for name in self.paused:
@@ -130,7 +127,7 @@ class Pause(Fault):
             if container_status(cluster, node) != "running":
                 gone.append(name)  # killed meanwhile: its restart brings a fresh process
                 continue
-            cluster.container(node).kill(signal="SIGCONT")
+            cluster.signal(node, "SIGCONT")
             resumed.append(node)
         self.paused = []
         problems = [f"{n.name} still stopped" for n in resumed if not self._wait_state(cluster, n, stopped=False)]
@@ -143,7 +140,7 @@ class Pause(Fault):
             raise FaultNotApplied("; ".join(problems), value | {"verified": False})
         return value | {"verified": True}
 
-    def _answers(self, cluster: DockerCluster, node: Node) -> bool:
+    def _answers(self, cluster: Cluster, node: Node) -> bool:
         deadline = time.monotonic() + self.verify_timeout
         while time.monotonic() < deadline:
             try:
@@ -153,14 +150,14 @@ class Pause(Fault):
                 time.sleep(0.1)
         return False
 
-    def heal(self, cluster: DockerCluster) -> None:
+    def heal(self, cluster: Cluster) -> None:
         for node in cluster.nodes:
             try:
                 status = container_status(cluster, node)
                 if status == "paused":
                     cluster.resume(node)
                 elif status == "running":
-                    cluster.container(node).kill(signal="SIGCONT")
+                    cluster.signal(node, "SIGCONT")
             except Exception:  # heal must not raise; leftovers() checks what remains
                 continue
         self.paused = []

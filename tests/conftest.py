@@ -13,7 +13,7 @@ DEFAULT_IMAGE = "etcd-harness/etcd:3.5.16"
 def docker_skip_reason(image: str = DEFAULT_IMAGE) -> str | None:
     """None when Docker answers and ``image`` exists, else why not (and how to fix it)."""
     try:
-        from harness._cluster import docker_client
+        from harness.etcd import docker_client
 
         client = docker_client()
     except Exception as e:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness._client import EtcdError
-from harness._history import Op, OpType
+from harness.core import Op, OpType
+from harness.etcd import EtcdError, classify
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import DockerCluster, Node
-    from harness._spec import TestSpec
+    from harness.core import TestSpec
+    from harness.etcd import Cluster, Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +60,13 @@ class WorkloadContext:
     """What a workload may use: the test spec and the running cluster."""
 
     spec: TestSpec
-    cluster: DockerCluster
-    shared: dict[str, Any] = field(default_factory=dict)
+    cluster: Cluster
 
 
 class Workload(ABC):
     """One family of operations with its checkers. Subclasses register in ``workloads.WORKLOADS``."""
 
     name: str = ""
-    #: The v2 API is needed (etcd < 3.6 with --enable-v2).
-    needs_v2: bool = False
     #: The roles (``nemesis.ROLES``) that :meth:`node_roles` reports, for targets like ``pause:lock-holder``.
     roles: tuple[str, ...] = ()
 
@@ -114,7 +111,6 @@ def complete_with_error(op: Op, err: BaseException, *, idempotent: bool = False)
     changed nothing, so "did not happen" is always true of their effect. Others
     are ``fail`` only when the error is definite, else ``info``.
     """
-    from harness._client import classify
 
     e = err if isinstance(err, EtcdError) else classify(err)
     kind = OpType.FAIL if (idempotent or e.definite) else OpType.INFO

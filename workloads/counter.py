@@ -23,8 +23,9 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from harness._client import EtcdClient, EtcdError, cmp_mod_revision, op_put
-from harness._history import Op
+from checkers import CounterChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError, cmp_mod_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
@@ -38,7 +39,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 KEY = "/counter/c"
 MAX_INCREMENT = 5
@@ -121,7 +122,6 @@ class CounterWorkload(Workload):
         return [Invocation("read")]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import CounterChecker
 
         return {"counter": CounterChecker()}
 

@@ -24,8 +24,10 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdClient, EtcdError, b64
-from harness._history import Op
+from checkers.folder_model import FolderModel
+from checkers.linearizable import LinearizabilityChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError, b64
 from workloads._base import (
     Client,
     Invocation,
@@ -39,7 +41,7 @@ from workloads.register import KeyRotation
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 PREFIX = "/folder/"
 KEYS = 4
@@ -103,7 +105,5 @@ class FolderWorkload(Workload):
         return [Invocation("read", None, folder) for folder in self.folders.used]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers.folder_model import FolderModel
-        from checkers.linearizable import LinearizabilityChecker
 
         return {"linear": LinearizabilityChecker(FolderModel())}

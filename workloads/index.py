@@ -29,8 +29,9 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdClient, EtcdError
-from harness._history import Op
+from checkers.index import IndexChecker
+from harness.core import Op, UsageError
+from harness.etcd import EtcdClient, EtcdError
 from workloads._base import (
     Client,
     Invocation,
@@ -44,7 +45,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 PREFIX = "/index/"
 KEYS = 5
@@ -81,7 +82,6 @@ class IndexClient:
 
 class IndexWorkload(Workload):
     name = "index"
-    needs_v2 = True
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
@@ -89,14 +89,12 @@ class IndexWorkload(Workload):
         self.read_fraction = spec.options.get("read_fraction", 0.5)
         if (isinstance(self.read_fraction, bool) or not isinstance(self.read_fraction, int | float)
                 or not 0 <= self.read_fraction <= 1):
-            from harness._errors import UsageError
 
             raise UsageError(f"--option read_fraction={self.read_fraction!r}: the share of reads must be a "
                              "number from 0 to 1, e.g. --option read_fraction=0.9")
 
     def setup(self, ctx: WorkloadContext) -> None:
         if not ctx.cluster.v2_enabled:
-            from harness._errors import UsageError
 
             raise UsageError(f"the index workload needs the v2 API, which etcd {ctx.cluster.etcd_version} lacks; "
                              "use an image of etcd 3.4 or 3.5")
@@ -118,6 +116,5 @@ class IndexWorkload(Workload):
         return [Invocation("read", None, f"k{k}") for k in range(KEYS)]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers.index import IndexChecker
 
         return {"index": IndexChecker()}

@@ -59,8 +59,9 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness._client import EtcdClient, EtcdError, cmp_create_revision, op_put
-from harness._history import Op
+from checkers import LinearizabilityChecker, MutexChecker, SetChecker
+from harness.core import Op, UsageError
+from harness.etcd import EtcdClient, EtcdError, cmp_create_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
@@ -75,7 +76,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 LOCK_PREFIX = "/locks/"
 SET_PREFIX = "/lock-set/"
@@ -104,7 +105,6 @@ def acquire_timeout(spec: Any) -> float:
 
 def check_lock_options(spec: Any) -> None:
     """UsageError unless ``hold_max`` is a number ≥ 0 and ``locks`` a whole number ≥ 1."""
-    from harness._errors import UsageError
 
     value = spec.options.get("hold_max", HOLD_MAX_S)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -456,7 +456,6 @@ class LockWorkload(Workload):
         return [] if self.resource == "none" else [Invocation("read", None, key) for key in self.locks]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import LinearizabilityChecker, MutexChecker
 
         return {"mutex": MutexChecker(), "linear": LinearizabilityChecker("mutex")}
 
@@ -474,7 +473,6 @@ class LockSetWorkload(LockWorkload):
         return self.harness_set.read(op)
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import MutexChecker, SetChecker
 
         return {"mutex": MutexChecker(), "set": SetChecker()}
 
@@ -515,7 +513,6 @@ class LockEtcdSetWorkload(LockWorkload):
         return complete_ok(op, sorted(json.loads(kv.value)) if kv is not None and kv.value else [])
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import SetChecker
 
         # No mutex checker: with leases, mutual exclusion can fail under pauses by design
         # (lock-set shows it); what this workload guarantees is the fenced resource.

@@ -28,14 +28,15 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdClient, EtcdError, V2Response
-from harness._history import Op
+from checkers import MutexChecker, SetChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError, V2Response
 from workloads._base import Client, WorkloadContext, complete_fail, complete_ok, complete_with_error
 from workloads.lock import LockHolder, LockWorkload, Refresher, acquire_timeout
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 LOCK_DIR = "/lock-v2/"
 ID_KEY = "/lock-v2-ids/dummy"
@@ -195,7 +196,6 @@ class LockV2Workload(LockWorkload):
     """``lock-v2``: acquire (the v2 recipe), hold 0–2 s, release."""
 
     name = "lock-v2"
-    needs_v2 = True
 
     def setup(self, ctx: WorkloadContext) -> None:
         with ctx.cluster.client(ctx.cluster.nodes[0], request_timeout=self.spec.request_timeout) as etcd:
@@ -219,7 +219,6 @@ class LockV2SetWorkload(LockV2Workload):
         return self.harness_set.read(op)
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import MutexChecker, SetChecker
 
         return {"mutex": MutexChecker(), "set": SetChecker()}
 

@@ -22,8 +22,9 @@ import random
 import threading
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdClient, EtcdError, cmp_value, op_put
-from harness._history import Op
+from checkers import LinearizabilityChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError, cmp_value, op_put
 from workloads._base import (
     Client,
     Invocation,
@@ -37,7 +38,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 VALUES = 5
 PREFIX = "/register/"
@@ -118,6 +119,5 @@ class RegisterWorkload(Workload):
         return [Invocation("read", None, key) for key in self.keys.used]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers import LinearizabilityChecker
 
         return {"linear": LinearizabilityChecker("cas-register")}

@@ -28,8 +28,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness._client import EtcdClient, EtcdError
-from harness._history import Op
+from checkers.ttl import TTLChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError
 from workloads._base import (
     Client,
     Invocation,
@@ -43,7 +44,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 V2_PREFIX = "/ttl-v2/"
 V3_PREFIX = "/ttl/"
@@ -153,6 +154,5 @@ class TTLWorkload(Workload):
         return [Invocation("wait", wait), *[Invocation("read", None, key) for key in keys]]
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers.ttl import TTLChecker
 
         return {"ttl": TTLChecker(tolerance_s=self.tolerance, settle_s=SETTLE_S)}

@@ -46,8 +46,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from harness._client import EtcdClient, EtcdError, b64, classify, prefix_end, unb64
-from harness._history import Op
+from checkers.watch import WatchChecker
+from harness.core import Op
+from harness.etcd import EtcdClient, EtcdError, b64, classify, prefix_end, unb64
 from workloads._base import (
     Client,
     Invocation,
@@ -61,7 +62,7 @@ from workloads._base import (
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness._cluster import Node
+    from harness.etcd import Node
 
 V3_FOLDER = "/watch/v3/"
 V2_FOLDER = "/watch-v2/"
@@ -69,10 +70,6 @@ SUBKEYS = 8
 CATCH_UP_IDLE_S = 2.0
 CATCH_UP_LIMIT_S = 20.0
 SKIPPED_EVENT = 5  # the canary watcher drops its 5th event
-
-
-def folder_of(api: str) -> str:
-    return V3_FOLDER if api == "v3" else V2_FOLDER
 
 
 class WatchClient:
@@ -338,6 +335,5 @@ class WatchWorkload(Workload):
         return reads + catch_ups
 
     def checkers(self) -> dict[str, Checker]:
-        from checkers.watch import WatchChecker
 
         return {"watch": WatchChecker()}

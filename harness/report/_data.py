@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness._history import NEMESIS, Op, OpType, Process
+from harness.core import NEMESIS, Op, OpType, Process
 from harness.report._load import RunFiles
 
 #: Most client ops (invoke/completion pairs) the page embeds before sampling ok ops.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness._errors import InputError
+from harness.core import InputError
 from harness.report._assets import INDEX_SCRIPT, STYLE
 from harness.report._data import short_text
 from harness.report._html import content_security_policy, esc

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness._history import History, Op, op_from_json
+from harness.core import History, Op, op_from_json
 
 #: How much of the end of each node log is scanned for warnings and errors.
 LOG_TAIL_BYTES = 1 << 20

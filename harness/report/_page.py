@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from harness._errors import InputError
+from harness.core import InputError
 from harness.report._assets import SCRIPT, STYLE
 from harness.report._data import build_payload, short_text
 from harness.report._html import content_security_policy, esc, json_script

@@ -21,9 +21,8 @@ from typing import Any
 
 import pytest
 
-from harness._history import History
-from harness._runner import run_test
-from harness._spec import TestSpec
+from harness.core import History, TestSpec
+from harness.run import run_test
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.canary]
 
@@ -69,7 +68,7 @@ def test_fenced_lock_etcd_set_survives_the_same_pauses(tmp_path: Path) -> None:
 
 def assert_holders_were_paused(results_dir: Path) -> History:
     """The nemesis really paused lock holders' nodes (a canary that never faulted proves nothing)."""
-    from harness._formats import read_history
+    from harness.core import read_history
 
     history = read_history(next(results_dir.glob("*/*/history.jsonl")))
     pauses = [op for op in history if op.process == "nemesis" and op.f == "pause" and op.is_info]

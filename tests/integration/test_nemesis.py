@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness._client import EtcdError
-from harness._cluster import DockerCluster
+from harness.etcd import DockerCluster, EtcdError
 from nemesis import FAULTS, FaultNotApplied, Kill, Latency, Loss, NemesisPackage, Partition, Pause, leftovers
 from nemesis._firewall import IPTABLES_VARIANTS, detect_backend
 from nemesis._netem import NetemUnavailable, ping_ms

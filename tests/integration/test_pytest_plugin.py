@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._cluster import DEFAULT_IMAGE, docker_client
+from harness.etcd import DEFAULT_IMAGE, docker_client
 
 pytest_plugins = ("pytester",)
 

@@ -28,7 +28,7 @@ import pytest
 
 from harness.report import _page as report_page
 from harness.report import write_index, write_report
-from harness.report._sample import HOSTILE, make_sample_run
+from tests.sample_run import HOSTILE, make_sample_run
 
 REPO = Path(__file__).resolve().parents[2]
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from harness._cluster import DEFAULT_IMAGE, LABEL, RUN_LABEL, docker_client
-from harness._errors import EXIT_INTERRUPTED, EXIT_VALID
+from harness.core import EXIT_INTERRUPTED, EXIT_VALID
+from harness.etcd import DEFAULT_IMAGE, LABEL, RUN_LABEL, docker_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

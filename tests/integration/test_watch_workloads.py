@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from harness._cluster import RUN_LABEL, docker_client
-from harness._runner import run_test
-from harness._spec import TestSpec
+from harness.core import TestSpec
+from harness.etcd import RUN_LABEL, docker_client
+from harness.run import run_test
 
 pytestmark = pytest.mark.docker
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._spec import TestSpec
+from harness.core import TestSpec
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -64,7 +64,7 @@ def test_spec_command_reproduces_the_spec() -> None:
 
 
 def test_workload_options_are_parsed_as_json_or_strings() -> None:
-    from harness._cli import _parse_options
+    from harness.run._cli import _parse_options
 
     assert _parse_options(["skip_event=true", "n=3", "mode=fast"]) == {"skip_event": True, "n": 3, "mode": "fast"}
 

@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from harness._client import EtcdError, _gateway_json, classify
+from harness.etcd import EtcdError, classify
+from harness.etcd._client import _gateway_json
 
 
 def req() -> httpx.Request:

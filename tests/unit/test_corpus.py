@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from checkers import CheckContext, LinearizabilityChecker
-from harness._formats import read_history
+from harness.core import read_history
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "porcupine"
 

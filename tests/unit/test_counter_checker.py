@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers import CheckContext, CounterChecker
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 
 def op(t: int, p: int, kind: str, f: str, value: Any = None) -> Op:

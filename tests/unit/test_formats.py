@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._errors import HistoryFormatError
-from harness._formats import detect_format, parse_edn, read_history, read_history_lines
-from harness._history import NEMESIS, OpType
+from harness.core import NEMESIS, HistoryFormatError, OpType, detect_format, parse_edn, read_history, read_history_lines
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from checkers import CheckContext
 from checkers.index import IndexChecker
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 CTX = CheckContext(time_limit=10)
 

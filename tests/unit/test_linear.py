@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from checkers import CheckContext, LinearizabilityChecker
 from checkers._linear import Budget, LimitReached, check_budget, make_entries, search
 from checkers._models import CasRegisterModel
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 from tests.unit.test_linear_support import brute_force, h, linearizable_register_history, random_small_history
 
 CTX = CheckContext(time_limit=20)

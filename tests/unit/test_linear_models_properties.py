@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from checkers import CheckContext, LinearizabilityChecker
 from checkers._models import model_named
-from harness._history import History
+from harness.core import History
 from tests.unit.test_linear_support import brute_force, h, linearizable_history, random_model_history
 
 CTX = CheckContext(time_limit=20)

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from checkers._model import Model
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 
 @dataclass

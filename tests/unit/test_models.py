@@ -6,7 +6,7 @@ import pytest
 
 from checkers import MODELS, CheckContext, LinearizabilityChecker, Model, model_named
 from checkers._models import KVModel
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 from tests.unit.test_linear_support import brute_force, h
 
 CTX = CheckContext(time_limit=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers import CheckContext, MutexChecker
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 CTX = CheckContext(config={"ttl": 2})
 

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harness._errors import UsageError
+from harness.core import UsageError
 from nemesis import FAULTS, make_package, parse_nemesis
 from nemesis._partition import (
     SHAPES,

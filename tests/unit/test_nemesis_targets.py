@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from harness import PlanError
-from harness._errors import UsageError
-from harness._history import Op, OpType
-from harness._spec import TestSpec
-from harness._suite import parse_plan
+from harness.core import Op, OpType, TestSpec, UsageError
+from harness.run import parse_plan
+from harness.run._validate import unsupported_roles
 from nemesis import (
     ROLES,
     FaultSkipped,
@@ -30,7 +29,7 @@ from workloads.lock import RoleBoard, check_lock_options
 
 
 def node(name: str) -> Any:
-    from harness._cluster import Node
+    from harness.etcd import Node
 
     return Node(name=name, ip="10.0.0.1", container=f"c-{name}", host_port=0)
 
@@ -76,8 +75,8 @@ def test_test_names_have_no_colon() -> None:
 
 def test_role_targets_need_a_workload_that_reports_them() -> None:
     assert role_targets(("pause:lock-holder", "kill:leader", "partition")) == ["lock-holder"]
-    assert TestSpec(workload="lock-set", nemesis=("pause:lock-holder",)).unsupported_roles() is None
-    why = TestSpec(workload="register", nemesis=("pause:lock-holder",)).unsupported_roles()
+    assert unsupported_roles(TestSpec(workload="lock-set", nemesis=("pause:lock-holder",))) is None
+    why = unsupported_roles(TestSpec(workload="register", nemesis=("pause:lock-holder",)))
     assert why is not None and "register does not" in why and "lock-set" in why
     for name, workload in WORKLOADS.items():
         assert set(workload.roles) <= set(ROLES), name

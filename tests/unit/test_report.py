@@ -22,7 +22,7 @@ from harness.report._assets import SCRIPT
 from harness.report._data import build_payload
 from harness.report._html import json_script, script_hash
 from harness.report._load import load_run
-from harness.report._sample import HOSTILE, make_sample_run
+from tests.sample_run import HOSTILE, make_sample_run
 
 
 def _write_history(run: Path, ops: list[Op]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checkers import CheckContext, SetChecker
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 
 def add(p: int, e: int, kind: str = "ok", key: str = "l0") -> list[Op]:

@@ -12,15 +12,13 @@ from typing import Any
 import pytest
 
 from harness import PlanError
-from harness._cli import main
-from harness._errors import EXIT_INFRA, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID
-from harness._runner import RunOutcome
-from harness._spec import TestSpec
-from harness._suite import (
+from harness.core import EXIT_INFRA, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID, TestSpec
+from harness.run import (
     ENTRY_KEYS,
     EntryResult,
     Plan,
     PlanEntry,
+    RunOutcome,
     SuiteOutcome,
     junit_xml,
     load_plan,
@@ -28,6 +26,7 @@ from harness._suite import (
     run_plan,
     suite_exit_code,
 )
+from harness.run._cli import main
 from nemesis import FAULTS
 from workloads import WORKLOADS
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from checkers import CheckContext
 from checkers.ttl import TTLChecker, healthy_stretches
-from harness._history import NEMESIS, History, Op, OpType
+from harness.core import NEMESIS, History, Op, OpType
 
 CTX = CheckContext(time_limit=10)
 S = 1_000_000_000  # one second in ns

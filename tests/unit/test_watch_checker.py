@@ -6,7 +6,7 @@ from typing import Any
 
 from checkers import CheckContext
 from checkers.watch import WatchChecker
-from harness._history import History, Op, OpType
+from harness.core import History, Op, OpType
 
 CTX = CheckContext(time_limit=10)
 

@@ -20,7 +20,7 @@ checks the history when the test body returns::
 
 Contract:
 
-* ``etcd_cluster`` is a fresh :class:`~harness._cluster.DockerCluster` per test
+* ``etcd_cluster`` is a fresh :class:`~harness.etcd.DockerCluster` per test
   (3 nodes and the default image unless the ``jepsen`` marker or ``--etcd-nodes`` /
   ``--etcd-image`` say otherwise), torn down after the test whatever happens.
 * ``history.op(process, f, ...)`` records an invocation and its completion. An
@@ -35,7 +35,7 @@ Contract:
 * Without a reachable Docker engine, or without the image, tests that use the
   fixtures or carry the ``jepsen`` marker are skipped, and the reason says how
   to fix it.
-* ``jepsen_run(**spec)`` runs a whole :class:`~harness._spec.TestSpec`
+* ``jepsen_run(**spec)`` runs a whole :class:`~harness.core.TestSpec`
   (workload + nemesis) and returns the runner's outcome.
 """
 
@@ -55,14 +55,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness._errors import DockerUnavailable, ImageMissing
-from harness._history import NEMESIS, HistoryWriter, Op, OpType
+from checkers import CheckContext, Result, run_checkers
+from checkers.linearizable import LinearizabilityChecker
+from harness.core import NEMESIS, DockerUnavailable, HistoryWriter, ImageMissing, Op, OpType, TestSpec
+from harness.etcd import DEFAULT_IMAGE, DockerCluster, EtcdError, docker_client
+from harness.report import write_report
+from harness.run._runner import run_test
+from nemesis import FAULTS, parse_nemesis
+from workloads._base import complete_with_error
 
 if TYPE_CHECKING:
     from checkers import Checker, Result
-    from harness._client import EtcdClient
-    from harness._cluster import DockerCluster, Node
-    from harness._runner import RunOutcome
+    from harness.etcd import DockerCluster, EtcdClient, Node
+    from harness.run._runner import RunOutcome
 
 DEFAULT_NODES = 3
 DEFAULT_MODEL = "cas-register"
@@ -80,7 +85,6 @@ _SAME: Any = object()  # OpHandle.ok() without a value: the completion keeps the
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from harness._cluster import DEFAULT_IMAGE
 
     group = parser.getgroup("etcd-harness", "Jepsen-style tests against etcd in Docker")
     group.addoption("--etcd-image", default=None, help=f"etcd image for etcd_cluster (default {DEFAULT_IMAGE})")
@@ -99,7 +103,6 @@ _docker_state: dict[str, str | None] = {}
 def docker_unavailable_reason() -> str | None:
     """Why Docker cannot be used (cached for the session), or None if it can."""
     if "reason" not in _docker_state:
-        from harness._cluster import docker_client
 
         try:
             docker_client().close()
@@ -173,8 +176,6 @@ class HistoryRecorder:
 
         ``idempotent`` (default: ``f == "read"``): an error means it certainly had no effect.
         """
-        from harness._client import EtcdError
-        from workloads._base import complete_with_error
 
         actual = self._process(process)
         handle = OpHandle(self.writer.record(Op(type=OpType.INVOKE, f=f, value=value, key=key, process=actual)))
@@ -255,7 +256,6 @@ class JepsenCluster:
     @contextlib.contextmanager
     def fault(self, name: str, *, seed: int = 0) -> Iterator[dict[str, Any]]:
         """Apply a nemesis fault (``"partition"``, ...) for the ``with`` block; recorded and always healed."""
-        from nemesis import FAULTS
 
         if name not in FAULTS:
             raise ValueError(f"unknown fault {name!r}; allowed: {', '.join(FAULTS)}")
@@ -273,8 +273,6 @@ class JepsenCluster:
     def check(self, model: Any = None, *, checker: Checker | None = None,
               time_limit: float | None = None) -> Result:
         """Check the history so far (linearizability against ``model``, or ``checker``); writes the report."""
-        from checkers import CheckContext, Result, run_checkers
-        from checkers.linearizable import LinearizabilityChecker
 
         self.history.writer.flush()
         chosen: Checker = checker or LinearizabilityChecker(model or self.model)
@@ -305,12 +303,8 @@ class JepsenCluster:
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def _write_report(self) -> None:
-        try:
-            from harness.report import write_report
-
+        with contextlib.suppress(Exception):  # a report bug must not hide the verdict
             write_report(self.run_dir)
-        except Exception:  # a report bug must not hide the verdict
-            pass
 
     def close(self) -> None:
         for c in self._clients:
@@ -337,7 +331,6 @@ def _results_dir(request: pytest.FixtureRequest) -> Path:
 
 def start_cluster(nodes: int, image: str) -> DockerCluster:
     """A started cluster, or a pytest skip saying why there cannot be one."""
-    from harness._cluster import DockerCluster
 
     reason = docker_unavailable_reason()
     if reason:
@@ -355,7 +348,6 @@ def start_cluster(nodes: int, image: str) -> DockerCluster:
 @pytest.fixture
 def etcd_cluster(request: pytest.FixtureRequest) -> Iterator[JepsenCluster]:
     """A fresh etcd cluster in Docker; its recorded history is checked after the test body."""
-    from harness._cluster import DEFAULT_IMAGE
 
     kw = _marker_kwargs(request)
     nodes = int(kw.get("nodes") or request.config.getoption("--etcd-nodes") or DEFAULT_NODES)
@@ -390,12 +382,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def jepsen_run(request: pytest.FixtureRequest) -> Callable[..., RunOutcome]:
     """``jepsen_run(workload="register", nemesis=("partition",), time_limit=10, ...)`` runs a whole test.
 
-    Keyword arguments are :class:`~harness._spec.TestSpec` fields; nodes default to 3, the
+    Keyword arguments are :class:`~harness.core.TestSpec` fields; nodes default to 3, the
     seed to a random one (recorded in ``config.json``), results to the test's tmp_path.
     """
-    from harness._cluster import DEFAULT_IMAGE
-    from harness._runner import run_test
-    from harness._spec import TestSpec
 
     kw = _marker_kwargs(request)
 
@@ -410,7 +399,6 @@ def jepsen_run(request: pytest.FixtureRequest) -> Callable[..., RunOutcome]:
         fields.setdefault("seed", random.randrange(1 << 31))
         fields.setdefault("results_dir", str(_results_dir(request)))
         if isinstance(fields.get("nemesis"), str):
-            from nemesis import parse_nemesis
 
             fields["nemesis"] = parse_nemesis(fields["nemesis"])
         try:

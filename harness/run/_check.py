@@ -13,7 +13,19 @@ import sys
 import time
 from typing import Any, TextIO
 
-from harness._errors import EXIT_INPUT, EXIT_INVALID, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VALID, HistoryFormatError
+from checkers._models import MODELS
+from checkers._result import CheckContext
+from checkers.linearizable import LinearizabilityChecker, unsupported_ops
+from harness.core import (
+    EXIT_INPUT,
+    EXIT_INVALID,
+    EXIT_UNKNOWN,
+    EXIT_USAGE,
+    EXIT_VALID,
+    FORMATS,
+    HistoryFormatError,
+    read_history_lines,
+)
 
 
 def check_command(
@@ -30,10 +42,6 @@ def check_command(
     ``minimal_out``: a path to write the minimal reproducer of the first failure to, as
     JSONL that re-checks as not linearizable (for a bug report); one input file only.
     """
-    from checkers._models import MODELS
-    from checkers._result import CheckContext
-    from checkers.linearizable import LinearizabilityChecker, unsupported_ops
-    from harness._formats import FORMATS, read_history_lines
 
     out, err = sys.stdout, sys.stderr
     if model not in MODELS:

@@ -357,7 +357,3 @@ def op_put(key: str, value: str, lease: int = 0) -> dict[str, Any]:
     if lease:
         put["lease"] = str(lease)
     return {"request_put": put}
-
-
-def op_range(key: str) -> dict[str, Any]:
-    return {"request_range": {"key": b64(key)}}

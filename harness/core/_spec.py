@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness._errors import UsageError
+from harness.core._errors import UsageError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,19 +66,6 @@ class TestSpec:
             raise UsageError(f"{path}: no such file; --replay takes a run directory holding config.json") from e
         except (ValueError, TypeError) as e:
             raise UsageError(f"{path}: not a valid run config: {e}") from e
-
-    def unsupported_roles(self) -> str | None:
-        """Why a role target in ``nemesis`` (``pause:lock-holder``) does not fit ``workload``; None if all fit."""
-        from nemesis import role_targets
-        from workloads import WORKLOADS
-
-        reported = WORKLOADS[self.workload].roles if self.workload in WORKLOADS else ()
-        missing = [r for r in role_targets(self.nemesis) if r not in reported]
-        if not missing:
-            return None
-        offering = sorted(name for name, w in WORKLOADS.items() if set(missing) <= set(w.roles))
-        return (f"nemesis target {', '.join(missing)} needs a workload that reports it; {self.workload} does not "
-                f"(use one of: {', '.join(offering) or 'none'})")
 
     def command(self) -> str:
         """A command line that reruns this test with the same plan."""

@@ -1,4 +1,4 @@
-"""A real etcd cluster in Docker: one private network, nodes n1..nN.
+"""A real etcd cluster in Docker: one private network, nodes n1..nN (a :class:`~harness.etcd.Cluster`).
 
 Contract:
 
@@ -21,39 +21,17 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from harness._client import EtcdClient, EtcdError
-from harness._errors import ClusterError, DockerUnavailable, ImageMissing
+from harness.core import ClusterError, DockerUnavailable, ImageMissing
+from harness.etcd._client import EtcdClient, EtcdError
+from harness.etcd._cluster import ALLOWED_SIZES, CLIENT_PORT, DEFAULT_IMAGE, LABEL, PEER_PORT, RUN_LABEL, Node
 
 log = logging.getLogger(__name__)
-
-LABEL = "etcd-harness"
-RUN_LABEL = "etcd-harness.run"
-ALLOWED_SIZES = (1, 3, 5, 7)
-CLIENT_PORT = 2379
-PEER_PORT = 2380
-DEFAULT_IMAGE = "etcd-harness/etcd:3.5.16"
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One etcd member as the harness sees it."""
-
-    name: str  # n1..nN, also the container's hostname
-    ip: str  # fixed address on the run's network
-    container: str  # container name
-    host_port: int  # client port published on 127.0.0.1
-
-    @property
-    def peer_url(self) -> str:
-        return f"http://{self.ip}:{PEER_PORT}"
-
 
 def docker_client() -> Any:
     """A docker SDK client, or :class:`DockerUnavailable` saying how to fix it."""
@@ -415,6 +393,15 @@ class DockerCluster:
         if c.attrs["State"]["Status"] != "running":
             c.start()
 
+    def signal(self, node: Node, signal: str) -> None:
+        self.container(node).kill(signal=signal)
+
+    def container_status(self, node: Node) -> str:
+        c = self.container(node)
+        c.reload()
+        state = c.attrs.get("State", {})
+        return "paused" if state.get("Paused") else str(state.get("Status", "unknown"))
+
     def pause(self, node: Node) -> None:
         self.container(node).pause()
 
@@ -481,13 +468,3 @@ def clean(run_id: str | None = None) -> tuple[int, int]:
     """Remove leftovers of every run (or of one run). Returns (containers, networks) removed."""
     labels = {RUN_LABEL: run_id} if run_id else {LABEL: "1"}
     return remove_labelled(docker_client(), labels)
-
-
-@contextmanager
-def running_cluster(**kwargs: Any) -> Iterator[DockerCluster]:
-    cluster = DockerCluster(**kwargs)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.teardown()

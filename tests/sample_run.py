@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness._history import NEMESIS, Op, OpType
+from harness.core import NEMESIS, Op, OpType
 
 HOSTILE = "<script>alert(1)</script>"
 

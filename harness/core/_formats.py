@@ -16,7 +16,7 @@ Semantics of the Jepsen formats: ``:info`` ends an op with an unknown outcome, a
 a ``:fail :read`` whose value is ``:timed-out`` is read as ``info`` (a read whose
 result is unknown). Keywords become strings without the colon; ``nil`` is ``None``.
 
-Every reader raises :class:`~harness._errors.HistoryFormatError` naming the file
+Every reader raises :class:`~harness.core._errors.HistoryFormatError` naming the file
 and line, never another exception, on bad input.
 """
 
@@ -27,8 +27,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness._errors import HistoryFormatError
-from harness._history import NEMESIS, History, Op, OpType, Process
+from harness.core._errors import HistoryFormatError
+from harness.core._history import NEMESIS, History, Op, OpType, Process, op_from_json
 
 FORMATS = ("jsonl", "edn", "jepsen-log", "auto")
 _TYPES = {"invoke": OpType.INVOKE, "ok": OpType.OK, "fail": OpType.FAIL, "info": OpType.INFO}
@@ -85,7 +85,6 @@ def detect_format(path: str, text: str) -> str:
 
 
 def _read_jsonl(path: str, text: str) -> tuple[list[Op], list[int]]:
-    from harness._history import op_from_json
 
     ops: list[Op] = []
     lines: list[int] = []

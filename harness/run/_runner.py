@@ -22,7 +22,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +30,24 @@ from types import FrameType
 from typing import Any
 
 from checkers import UNKNOWN, CheckContext, Validity, run_checkers
-from harness._client import EtcdError
-from harness._cluster import DockerCluster, Node
-from harness._errors import ClusterError, UsageError
-from harness._history import NEMESIS, History, HistoryWriter, Op, OpType
-from harness._spec import TestSpec
-from nemesis import FaultNotApplied, FaultSkipped, make_package
-from nemesis._base import Fault, NemesisPackage
+from harness.core import (
+    NEMESIS,
+    ClusterError,
+    History,
+    HistoryWriter,
+    Op,
+    OpType,
+    RunDir,
+    TestSpec,
+    UsageError,
+    new_stamped_dir,
+    point_latest,
+    write_json,
+)
+from harness.etcd import DockerCluster, EtcdError, Node
+from harness.report import write_index, write_report
+from harness.run._validate import unsupported_roles
+from nemesis import Fault, FaultNotApplied, FaultSkipped, NemesisPackage, make_package
 from workloads import WORKLOADS, Invocation, Sleep, Workload, WorkloadContext
 
 log = logging.getLogger(__name__)
@@ -54,24 +65,8 @@ class RunOutcome:
 
 
 def new_run_dir(spec: TestSpec) -> Path:
-    root = Path(spec.results_dir)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    base = root / spec.test_name / stamp
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{stamp}-{n}")
-    run_dir.mkdir(parents=True)
-    return run_dir
-
-
-def point_latest(run_dir: Path, root: Path) -> None:
-    link = root / "latest"
-    tmp = root / f".latest-{os.getpid()}"
-    with suppress(FileNotFoundError):
-        tmp.unlink()
-    tmp.symlink_to(run_dir.resolve().relative_to(root.resolve()))
-    tmp.replace(link)
+    """A fresh ``<results_dir>/<test name>/<stamp>/``."""
+    return new_stamped_dir(Path(spec.results_dir) / spec.test_name)
 
 
 @contextmanager
@@ -101,7 +96,7 @@ class Run:
         self.spec = spec
         self.run_dir = run_dir
         self.progress = progress
-        why = spec.unsupported_roles()
+        why = unsupported_roles(spec)
         if why:
             raise UsageError(why)
         self.workload: Workload = WORKLOADS[spec.workload](spec)
@@ -111,7 +106,7 @@ class Run:
             run_id=re.sub(r"[^a-z0-9_.-]", "-", f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower()),
             size=spec.nodes,
             image=spec.image)
-        self.writer = HistoryWriter(run_dir / "history.jsonl")
+        self.writer = HistoryWriter(RunDir(run_dir).history)
         self.stop = threading.Event()
         self.nemesis_done = threading.Event()
         self.nemesis_started = False
@@ -230,7 +225,7 @@ class Run:
     def leader_loop(self) -> None:
         """Record leader changes to leaders.jsonl for the report's time axis."""
         last: object = object()
-        with (self.run_dir / "leaders.jsonl").open("a") as out:
+        with RunDir(self.run_dir).leaders.open("a") as out:
             while not self.stop.wait(1.0):
                 leader = self.cluster.leader(timeout=0.5)
                 if leader != last:
@@ -333,7 +328,7 @@ class Run:
         config.update(command=self.spec.command(), etcd_version=self.cluster.etcd_version,
                       started_at=datetime.now(UTC).isoformat(timespec="seconds"), run_id=self.cluster.run_id,
                       nodes_detail=[{"name": n.name, "ip": n.ip} for n in self.cluster.nodes])
-        (self.run_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        write_json(RunDir(self.run_dir).config, config)
 
 
 def history_stats(history: History) -> dict[str, Any]:
@@ -361,7 +356,7 @@ def history_stats(history: History) -> dict[str, Any]:
 def run_test(spec: TestSpec, *, progress: ProgressFn | None = None) -> RunOutcome:
     """Run ``spec`` end to end and write its run directory. See the module docstring."""
     run_dir = new_run_dir(spec)
-    (run_dir / "config.json").write_text(json.dumps(spec.to_json(), indent=2) + "\n")
+    write_json(RunDir(run_dir).config, spec.to_json())
     run = Run(spec, run_dir, progress)
     interrupted = False
     timing: dict[str, Any] = {}
@@ -388,7 +383,7 @@ def run_test(spec: TestSpec, *, progress: ProgressFn | None = None) -> RunOutcom
             results["checkers"]["liveness"] = {"valid": False, "reason": run.notes["liveness"]}
             results["valid"] = False
     results.update(stats=stats, timing=timing, notes=run.notes)
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_json(RunDir(run_dir).results, results)
     root = Path(spec.results_dir)
     point_latest(run_dir, root)
     write_reports(run_dir, root)
@@ -399,10 +394,6 @@ def run_test(spec: TestSpec, *, progress: ProgressFn | None = None) -> RunOutcom
 
 def write_reports(run_dir: Path, root: Path) -> None:
     """The run's report.html and the results index; a report bug never loses a run."""
-    try:
-        from harness.report import write_index, write_report
-    except ImportError:
-        return
     try:
         write_report(run_dir)
         write_index(root)
