@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.core import TestSpec
+from harness import TestSpec, run_test
 
 IMAGE_34 = "etcd-harness/etcd:3.4.23"
 
@@ -90,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma-separated variant names")
     p.add_argument("--results-dir", default="/tmp/etcd-harness-canaries")
     args = p.parse_args(argv)
-
-    from harness.run import run_test
 
     wanted = {n for n in args.only.split(",") if n}
     # Optional variants (informative, not a canary that must fire) run only when named in --only.

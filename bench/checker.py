@@ -151,10 +151,10 @@ def large(ops: int, keys: int, procs: int, info: float, reps: int = 3) -> None:
                 rows[workers].append([float(parse), float(check), float(cpu), float(rss)])
         print(f"  {events} events, valid={valid}; medians of {reps} runs:")
         for workers, runs in rows.items():
-            parse, check, cpu, rss = (statistics.median(r[i] for r in runs) for i in range(4))
+            parse_s, check_s, cpu_s, rss_mib = (statistics.median(r[i] for r in runs) for i in range(4))
             print(
-                f"    workers={workers}: parse {parse:.2f} s, check {check:.2f} s wall, {cpu:.2f} s CPU, "
-                f"peak RSS {rss:.0f} MiB (largest process)"
+                f"    workers={workers}: parse {parse_s:.2f} s, check {check_s:.2f} s wall, {cpu_s:.2f} s CPU, "
+                f"peak RSS {rss_mib:.0f} MiB (largest process)"
             )
 
 

@@ -19,7 +19,7 @@ import threading
 
 import pytest
 
-from harness.etcd import EtcdError
+from harness import EtcdError
 
 ROUNDS = 3
 PROCESSES = 3

@@ -1,3 +1,3 @@
-from harness.run._cli import main
+from harness.run import main
 
 raise SystemExit(main())

@@ -30,7 +30,7 @@ from nemesis import _kill, _pause
 from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, NemesisPackage, RoleSource, ScheduledFault
 from nemesis._kill import Kill
 from nemesis._leftovers import leftovers
-from nemesis._netem import Latency, Loss
+from nemesis._netem import Latency, Loss, NetemUnavailable
 from nemesis._partition import SHAPES, Partition
 from nemesis._pause import Pause
 
@@ -135,7 +135,6 @@ def make_package(names: Sequence[str], interval: float, roles: RoleSource | None
 
 __all__ = [
     "FAULTS", "ROLES", "SHAPES", "TARGETS", "Fault", "FaultNotApplied", "FaultSkipped", "Kill", "Latency", "Loss",
-    "NemesisPackage", "Partition", "Pause", "RoleSource", "ScheduledFault", "build_fault", "check_fault_name",
-    "check_repeats",
-    "leftovers", "make_package", "parse_nemesis", "role_targets", "split_target",
+    "NemesisPackage", "NetemUnavailable", "Partition", "Pause", "RoleSource", "ScheduledFault", "build_fault",
+    "check_fault_name", "check_repeats", "leftovers", "make_package", "parse_nemesis", "role_targets", "split_target",
 ]

@@ -6,15 +6,13 @@ import functools
 
 import pytest
 
-DEFAULT_IMAGE = "etcd-harness/etcd:3.5.16"
+from harness.etcd import DEFAULT_IMAGE, docker_client
 
 
 @functools.cache
 def docker_skip_reason(image: str = DEFAULT_IMAGE) -> str | None:
     """None when Docker answers and ``image`` exists, else why not (and how to fix it)."""
     try:
-        from harness.etcd import docker_client
-
         client = docker_client()
     except Exception as e:
         return f"Docker is not reachable ({e}); start Docker to run these tests"

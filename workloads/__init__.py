@@ -5,7 +5,19 @@
 
 from __future__ import annotations
 
-from workloads._base import Client, Invocation, ProcessScript, Sleep, Workload, WorkloadContext
+from workloads._base import (
+    Client,
+    Invocation,
+    Option,
+    ProcessScript,
+    Sleep,
+    Workload,
+    WorkloadContext,
+    complete_fail,
+    complete_ok,
+    complete_with_error,
+    read_option,
+)
 from workloads.counter import CounterWorkload
 from workloads.folder import FolderWorkload
 from workloads.index import IndexWorkload
@@ -29,4 +41,5 @@ WORKLOADS: dict[str, type[Workload]] = {
     "ttl": TTLWorkload,
 }
 
-__all__ = ["WORKLOADS", "Client", "Invocation", "ProcessScript", "Sleep", "Workload", "WorkloadContext"]
+__all__ = ["WORKLOADS", "Client", "Invocation", "Option", "ProcessScript", "Sleep", "Workload", "WorkloadContext",
+           "complete_fail", "complete_ok", "complete_with_error", "read_option"]

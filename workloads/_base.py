@@ -12,16 +12,18 @@ A workload is composed of:
   stay readable. A process that got ``info`` is retired by the runner: its
   script is closed and a fresh process starts.
 * ``final_invocations``: ops run once after the nemesis healed (final reads).
+* ``teardown``: stops the workload's background threads; the runner always calls it.
 * ``checkers``: name → :class:`checkers.Checker`.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from harness.core import Op, OpType
 from harness.etcd import EtcdError, classify
@@ -55,6 +57,90 @@ class Client(Protocol):
     def close(self) -> None: ...
 
 
+OptionKind = Literal["bool", "int", "number", "str"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One workload option (``--option NAME=VALUE``, ``options: {NAME: VALUE}`` in a plan).
+
+    ``kind``: ``bool`` (true/false), ``int`` (a whole number), ``number`` (whole or
+    decimal) or ``str``; ``minimum`` / ``maximum`` bound numbers (inclusive),
+    ``choices`` lists the allowed values. ``default`` is used when the option is
+    not given; ``default_text`` documents a default that the workload computes
+    (then ``default`` is None).
+    """
+
+    name: str
+    kind: OptionKind
+    help: str
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    default_text: str = ""
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` (as parsed from JSON / YAML) is allowed."""
+        if self.choices:  # True == 1: a bool fits only a bool option
+            return isinstance(value, bool) == (self.kind == "bool") and value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "str":
+            return isinstance(value, str)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        return (self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
+
+    def allowed(self) -> str:
+        """What :meth:`accepts`, for messages and help: ``a number from 0 to 1``."""
+        if self.choices:
+            return "one of " + ", ".join(_shown(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "str":
+            return "text"
+        noun = "a whole number" if self.kind == "int" else "a number"
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            return f"{noun} from {_shown(lo)} to {_shown(hi)}"
+        if lo is not None:
+            return f"{noun}, {_shown(lo)} or more"
+        if hi is not None:
+            return f"{noun}, {_shown(hi)} or less"
+        return noun
+
+    def problem(self, value: Any, workload: str) -> str | None:
+        """Why ``value`` is not allowed for this option of ``workload``, saying what is; None if it is."""
+        if self.accepts(value):
+            return None
+        return f"option {self.name}={value!r} for workload {workload}: {self.name} must be {self.allowed()}"
+
+    def default_shown(self) -> str:
+        """The default as a user writes it: ``2``, ``true``, ``ceil(concurrency / 3)``."""
+        return self.default_text or _shown(self.default)
+
+
+def _shown(value: Any) -> str:
+    """A value as written on the command line / in YAML: ``true``, ``2``, ``0.5``, ``fast``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_option(declared: Sequence[Option], spec: TestSpec, name: str) -> Any:
+    """``spec.options[name]`` if given, else its declared default. KeyError if ``name`` is not declared:
+    a workload reads only the options it declares (which validation checked)."""
+    for option in declared:
+        if option.name == name:
+            return spec.options.get(name, option.default)
+    raise KeyError(f"option {name!r} is not declared (declared: {', '.join(o.name for o in declared)})")
+
+
 @dataclass
 class WorkloadContext:
     """What a workload may use: the test spec and the running cluster."""
@@ -69,9 +155,15 @@ class Workload(ABC):
     name: str = ""
     #: The roles (``nemesis.ROLES``) that :meth:`node_roles` reports, for targets like ``pause:lock-holder``.
     roles: tuple[str, ...] = ()
+    #: The options it takes (``--option NAME=VALUE``); validation rejects any other.
+    options: tuple[Option, ...] = ()
 
     def __init__(self, spec: TestSpec) -> None:
         self.spec = spec
+
+    def option(self, name: str) -> Any:
+        """The value of option ``name``: as given, else its declared default."""
+        return read_option(self.options, self.spec, name)
 
     def setup(self, ctx: WorkloadContext) -> None:  # noqa: B027 - optional hook
         """Prepare state before any process starts (e.g. create keys). Default: nothing."""
@@ -91,6 +183,14 @@ class Workload(ABC):
     def final_invocations(self) -> list[Invocation]:
         """Ops to run after heal and recovery, e.g. a final read of each key. Default: none."""
         return []
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Stop every background thread this workload started (keepalives, say), each join bounded.
+
+        The runner always calls it, once: after the final reads and before the cluster is torn
+        down, also when the cluster never recovered (no final reads), a worker crashed or the
+        run was interrupted, so a worker may still be finishing its last op: a thread it starts
+        afterwards must stop at once. It must not hang and should not raise. Default: nothing."""
 
     @abstractmethod
     def checkers(self) -> dict[str, Checker]: ...

@@ -31,6 +31,7 @@ from harness.etcd import EtcdClient, EtcdError, b64
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Workload,
     WorkloadContext,
@@ -80,11 +81,15 @@ class FolderClient:
 
 class FolderWorkload(Workload):
     name = "folder"
+    options = (
+        Option("stale_reads", "bool", "serializable folder reads, which may return an old snapshot (a canary)",
+               default=False),
+    )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.folders = KeyRotation(max(1, spec.concurrency // 5), spec.ops_per_key)
-        self.stale_reads = bool(spec.options.get("stale_reads", False))
+        self.stale_reads = bool(self.option("stale_reads"))
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         return FolderClient(ctx.cluster.client(node, request_timeout=self.spec.request_timeout), self.stale_reads)

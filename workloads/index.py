@@ -35,6 +35,7 @@ from harness.etcd import EtcdClient, EtcdError
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Workload,
     WorkloadContext,
@@ -82,16 +83,20 @@ class IndexClient:
 
 class IndexWorkload(Workload):
     name = "index"
+    options = (
+        Option("quorum", "bool", "v2 reads with quorum=true; false reads a member's local store (a canary)",
+               default=True),
+        Option("read_fraction", "number", "the share of ops that are reads", default=0.5, minimum=0, maximum=1),
+    )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.quorum = bool(spec.options.get("quorum", True))
-        self.read_fraction = spec.options.get("read_fraction", 0.5)
-        if (isinstance(self.read_fraction, bool) or not isinstance(self.read_fraction, int | float)
-                or not 0 <= self.read_fraction <= 1):
-
-            raise UsageError(f"--option read_fraction={self.read_fraction!r}: the share of reads must be a "
-                             "number from 0 to 1, e.g. --option read_fraction=0.9")
+        self.quorum = bool(self.option("quorum"))
+        self.read_fraction = self.option("read_fraction")
+        for option in self.options:
+            why = option.problem(self.option(option.name), self.name)
+            if why:
+                raise UsageError(why)
 
     def setup(self, ctx: WorkloadContext) -> None:
         if not ctx.cluster.v2_enabled:

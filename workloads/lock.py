@@ -52,6 +52,7 @@ hold is freed within the TTL.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import threading
@@ -65,6 +66,7 @@ from harness.etcd import EtcdClient, EtcdError, cmp_create_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Sleep,
     Workload,
@@ -72,11 +74,14 @@ from workloads._base import (
     complete_fail,
     complete_ok,
     complete_with_error,
+    read_option,
 )
 
 if TYPE_CHECKING:
     from checkers import Checker
     from harness.etcd import Node
+
+log = logging.getLogger(__name__)
 
 LOCK_PREFIX = "/locks/"
 SET_PREFIX = "/lock-set/"
@@ -86,16 +91,24 @@ GIVE_UP_S = 60.0
 HOLD_MAX_S = 2.0
 #: The roles a lock workload reports to the nemesis (see ``nemesis.ROLES``).
 LOCK_ROLES = ("lock-holder", "lock-waiter")
+#: The options of every lock workload (v3 and v2).
+LOCK_OPTIONS = (
+    Option("hold_max", "number", "seconds a critical section lasts at most (uniformly 0 to hold_max); "
+           "past --ttl it relies on the keepalives", default=HOLD_MAX_S, minimum=0),
+    Option("locks", "int", "independent locks the processes share (about three processes per lock)",
+           minimum=1, default_text="ceil(concurrency / 3)"),
+)
 
 
 def lock_count(spec: Any) -> int:
     """How many independent locks the processes share (about three processes per lock)."""
-    return max(1, int(spec.options.get("locks", math.ceil(spec.concurrency / 3))))
+    locks = read_option(LOCK_OPTIONS, spec, "locks")
+    return max(1, int(locks if locks is not None else math.ceil(spec.concurrency / 3)))
 
 
 def hold_max(spec: Any) -> float:
     """The longest critical section, in seconds (``--option hold_max=S``, default 2)."""
-    return float(spec.options.get("hold_max", HOLD_MAX_S))
+    return float(read_option(LOCK_OPTIONS, spec, "hold_max"))
 
 
 def acquire_timeout(spec: Any) -> float:
@@ -104,16 +117,13 @@ def acquire_timeout(spec: Any) -> float:
 
 
 def check_lock_options(spec: Any) -> None:
-    """UsageError unless ``hold_max`` is a number ≥ 0 and ``locks`` a whole number ≥ 1."""
+    """UsageError unless ``hold_max`` is a number ≥ 0 and ``locks`` a whole number ≥ 1 (where given).
 
-    value = spec.options.get("hold_max", HOLD_MAX_S)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise UsageError(f"--option hold_max={value!r}: the longest critical section must be a number of "
-                         "seconds ≥ 0, e.g. --option hold_max=5")
-    locks = spec.options.get("locks", 1)
-    if isinstance(locks, bool) or not isinstance(locks, int) or locks < 1:
-        raise UsageError(f"--option locks={locks!r}: the number of locks must be a whole number ≥ 1, "
-                         "e.g. --option locks=2")
+    The same check as ``harness.run.validate_spec``, which runs before any workload is built."""
+    for option in LOCK_OPTIONS:
+        why = option.problem(spec.options[option.name], spec.workload) if option.name in spec.options else None
+        if why:
+            raise UsageError(why)
 
 
 class RoleBoard:
@@ -209,9 +219,13 @@ class Refresher:
     Etcd cannot expire a lease sooner than the TTL after that instant, so a second holder
     granted within it means etcd did not honour a live lease: the mutex checker says which
     case a violation is (see :meth:`summary` and ``checkers.mutex``).
+
+    A ``group`` (:class:`RefresherGroup`) knows every live refresher of a workload, so its
+    teardown can stop them all; one born after that is stopped at once.
     """
 
-    def __init__(self, ttl: float, request_timeout: float, name: str, granted_at: float | None = None) -> None:
+    def __init__(self, ttl: float, request_timeout: float, name: str, granted_at: float | None = None,
+                 group: RefresherGroup | None = None) -> None:
         self.lost = False
         self.acked = 0
         self.failed = 0
@@ -221,11 +235,34 @@ class Refresher:
         self._timeout = max(0.3, min(request_timeout, float(ttl)))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._group = group
+        if group is not None:
+            group.add(self)
+
+    @property
+    def name(self) -> str:
+        return self._thread.name
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def join_bound(self) -> float:
+        """The longest :meth:`stop` waits: one refresh in flight, plus a second."""
+        return self._timeout + 1
 
     def refresh_once(self) -> bool:
         raise NotImplementedError
 
     def _run(self) -> None:
+        try:
+            self._refresh_until_stopped()
+        finally:
+            if self._group is not None:
+                self._group.discard(self)
+
+    def _refresh_until_stopped(self) -> None:
         failing_since: float | None = None
         while not self._stop.wait(self.interval):
             sent = time.monotonic()
@@ -244,9 +281,18 @@ class Refresher:
             self.acked += 1
             self.last_ack_sent = sent
 
+    def signal_stop(self) -> None:
+        """Ask the thread to end after its refresh in flight, without waiting for it."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the thread to end (at once if it never started)."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=self._timeout + 1)
+        self.join(self.join_bound)
 
     def summary(self) -> dict[str, Any]:
         """For the release op's ``extra.keepalive``: ``acked``, ``failed``, and ``last_ack_sent_s_ago``,
@@ -255,14 +301,54 @@ class Refresher:
                 "last_ack_sent_s_ago": round(time.monotonic() - self.last_ack_sent, 3)}
 
 
+class RefresherGroup:
+    """The live refreshers of one workload. Thread-safe; see :meth:`stop_all`."""
+
+    def __init__(self) -> None:
+        self._live: set[Refresher] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def add(self, refresher: Refresher) -> None:
+        with self._lock:
+            if not self._closed:
+                self._live.add(refresher)
+                return
+        refresher.signal_stop()  # born after teardown (a worker finishing its last op): end at once
+
+    def discard(self, refresher: Refresher) -> None:
+        with self._lock:
+            self._live.discard(refresher)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+    def stop_all(self) -> list[str]:
+        """Stop every refresher, and any added later; wait for them all within one shared bound
+        (the slowest one's :attr:`Refresher.join_bound`). Returns the names still running after it."""
+        with self._lock:
+            self._closed = True
+            live = list(self._live)
+        for r in live:
+            r.signal_stop()
+        deadline = time.monotonic() + max((r.join_bound for r in live), default=0.0)
+        for r in live:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r.join(left)
+        return sorted(r.name for r in live if r.alive)
+
+
 class LeaseKeeper(Refresher):
     """Keeps one lease alive. ``lost`` becomes true when etcd says the lease is gone (TTL ≤ 0
     or "lease not found"): a holder whose lease is lost no longer holds the lock, whatever it thinks.
     """
 
     def __init__(self, etcd: EtcdClient, lease: int, ttl: float, request_timeout: float,
-                 granted_at: float | None = None) -> None:
-        super().__init__(ttl, request_timeout, name=f"keepalive-{lease:x}", granted_at=granted_at)
+                 granted_at: float | None = None, group: RefresherGroup | None = None) -> None:
+        super().__init__(ttl, request_timeout, name=f"keepalive-{lease:x}", granted_at=granted_at, group=group)
         self.lease = lease
         self._etcd = etcd  # the holder's own keepalive client: not shared with its lock calls
         self._thread.start()
@@ -295,12 +381,15 @@ class LockClient:
 
     # -- lease -----------------------------------------------------------------------
 
-    def _drop_lease(self) -> bool:
-        """Stop the keepalives and revoke the lease (best effort); True if the revoke was acknowledged."""
+    def _drop_lease(self, revoke: bool = True) -> bool:
+        """Stop the keepalives and revoke the lease (best effort); True if the revoke was acknowledged.
+        Without ``revoke`` (teardown: the cluster may be gone) the lease just expires."""
         keeper, self.keeper = self.keeper, None
         if keeper is None:
             return False
         keeper.stop()
+        if not revoke:
+            return False
         try:
             self.etcd.post("/v3/lease/revoke", {"ID": str(keeper.lease)}, timeout=min(1.0, self.spec.request_timeout))
             return True
@@ -337,7 +426,8 @@ class LockClient:
         except EtcdError as e:
             # No lock was requested; an unknown grant only leaves a lease that expires by itself.
             return complete_fail(op, f"lease grant: {e}")
-        self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout, granted_at=granting)
+        self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout, granted_at=granting,
+                                  group=self.workload.refreshers)
         try:
             key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=acquire_timeout(self.spec))
         except EtcdError as e:
@@ -383,9 +473,9 @@ class LockClient:
             return
         self._close_now()
 
-    def _close_now(self) -> None:
+    def _close_now(self, revoke: bool = True) -> None:
         self.workload.board.leave(self.process)
-        self._drop_lease()
+        self._drop_lease(revoke)
         self.keepalive_etcd.close()
         self.etcd.close()
 
@@ -395,6 +485,7 @@ class LockWorkload(Workload):
 
     name = "lock"
     roles = LOCK_ROLES
+    options = LOCK_OPTIONS
     #: What the lock protects: nothing, a set in the harness, or a set in an etcd key.
     resource = "none"
 
@@ -404,8 +495,11 @@ class LockWorkload(Workload):
         self.hold_max_s = hold_max(spec)
         self.harness_set = HarnessSet(self.hold_max_s)
         self.board = RoleBoard()
-        self._parked: list[Callable[[], None]] = []
+        self._parked: list[Callable[[bool], None]] = []
         self._parked_lock = threading.Lock()
+        self._torn_down = False
+        #: Every live keepalive thread of this workload's clients (see :meth:`teardown`).
+        self.refreshers = RefresherGroup()
         self.locks = [f"l{i}" for i in range(lock_count(spec))]
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
@@ -438,17 +532,37 @@ class LockWorkload(Workload):
     def read(self, client: LockHolder, op: Op) -> Op:
         raise ValueError(f"{self.name} has no read op")
 
-    def park(self, close: Callable[[], None]) -> None:
-        """Defer a holder's close (its lease is kept alive) until :meth:`release_parked`."""
+    def park(self, close: Callable[[bool], None]) -> None:
+        """Defer a holder's close (its lease is kept alive) until :meth:`release_parked`.
+        ``close(revoke)`` stops its keepalives, then revokes its lease if ``revoke``.
+        After :meth:`teardown` nothing waits: the holder is closed at once, without a revoke."""
         with self._parked_lock:
-            self._parked.append(close)
+            if not self._torn_down:
+                self._parked.append(close)
+                return
+        close(False)
 
-    def release_parked(self) -> None:
-        """Close every parked holder: stop its keepalives and revoke its lease."""
+    def release_parked(self, *, revoke: bool = True) -> None:
+        """Close every parked holder: stop its keepalives and (``revoke``) revoke its lease."""
         with self._parked_lock:
             parked, self._parked = self._parked, []
         for close in parked:
-            close()
+            close(revoke)
+
+    def teardown(self) -> None:
+        """Stop every keepalive thread, each join bounded, and close the holders still parked.
+
+        After final reads, :meth:`final_invocations` has already released the parked holders
+        (revoking their leases); when there were none (the cluster never recovered, or the run
+        was interrupted) they are closed here without a revoke: the cluster may not answer, and
+        it is torn down next. A keepalive a late worker starts from now on stops at once."""
+        with self._parked_lock:
+            self._torn_down = True
+        left = self.refreshers.stop_all()
+        if left:
+            log.warning("%s: %d keepalive thread(s) still running after teardown: %s", self.name, len(left),
+                        ", ".join(left))
+        self.release_parked(revoke=False)
 
     def final_invocations(self) -> list[Invocation]:
         # Called once every worker has stopped: the parked holders may go now.
@@ -525,6 +639,7 @@ def self_sleep(rng: random.Random, longest: float) -> None:
 
 
 __all__ = [
+    "LOCK_OPTIONS",
     "HarnessSet",
     "LeaseKeeper",
     "LockClient",
@@ -532,6 +647,7 @@ __all__ = [
     "LockHolder",
     "LockSetWorkload",
     "LockWorkload",
+    "RefresherGroup",
     "RoleBoard",
     "acquire_timeout",
     "hold_max",

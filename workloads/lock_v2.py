@@ -32,7 +32,7 @@ from checkers import MutexChecker, SetChecker
 from harness.core import Op
 from harness.etcd import EtcdClient, EtcdError, V2Response
 from workloads._base import Client, WorkloadContext, complete_fail, complete_ok, complete_with_error
-from workloads.lock import LockHolder, LockWorkload, Refresher, acquire_timeout
+from workloads.lock import LockHolder, LockWorkload, Refresher, RefresherGroup, acquire_timeout
 
 if TYPE_CHECKING:
     from checkers import Checker
@@ -49,8 +49,8 @@ class V2Refresher(Refresher):
     """Refreshes a held lock node's TTL (a CAS on our instance id); ``lost`` if etcd refuses it."""
 
     def __init__(self, etcd: EtcdClient, node_key: str, instance_id: str, ttl: int, request_timeout: float,
-                 granted_at: float | None = None) -> None:
-        super().__init__(ttl, request_timeout, name=f"v2-refresh-{instance_id}", granted_at=granted_at)
+                 granted_at: float | None = None, group: RefresherGroup | None = None) -> None:
+        super().__init__(ttl, request_timeout, name=f"v2-refresh-{instance_id}", granted_at=granted_at, group=group)
         self._args = (node_key, instance_id, ttl)
         self._etcd = etcd  # the holder's own refresh client
         self._thread.start()
@@ -121,7 +121,8 @@ class LockV2Client:
                 self.instance_id = instance_id
                 self.held_key = node_key
                 self.refresher = V2Refresher(self.refresh_etcd, node_key, instance_id, self.spec.ttl,
-                                             self.spec.request_timeout, granted_at=sent)
+                                             self.spec.request_timeout, granted_at=sent,
+                                             group=self.workload.refreshers)
                 return complete_ok(op, None, **self._extra(instance_id, indexes, attempts))
             code = r.body.get("errorCode")
             if code == KEY_NOT_FOUND:
@@ -179,12 +180,13 @@ class LockV2Client:
             return
         self._close_now()
 
-    def _close_now(self) -> None:
+    def _close_now(self, revoke: bool = True) -> None:
+        """Stop the refreshes and (``revoke``: not at teardown, when the cluster may be gone) free the node."""
         self.workload.board.leave(self.process)
         if self.refresher is not None:
             self.refresher.stop()
             self.refresher = None
-            if self.held_key is not None and self.instance_id is not None:
+            if revoke and self.held_key is not None and self.instance_id is not None:
                 with contextlib.suppress(EtcdError):  # free the node for the final state; best effort
                     self.etcd.v2("PUT", self.held_key, {"prevValue": self.instance_id}, form={"value": FREE},
                                  timeout=min(1.0, self.spec.request_timeout))

@@ -34,6 +34,7 @@ from harness.etcd import EtcdClient, EtcdError
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Workload,
     WorkloadContext,
@@ -107,12 +108,17 @@ class TTLClient:
 
 class TTLWorkload(Workload):
     name = "ttl"
+    options = (
+        Option("ttl_tolerance", "number", "seconds a key may still be read past its expiry on a healthy cluster",
+               default=DEFAULT_TOLERANCE_S, minimum=0),
+        Option("lie_ttl", "bool", "ask etcd for 10x the TTL the history records (a canary)", default=False),
+    )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.ttl = max(1, int(spec.ttl))
-        self.tolerance = float(spec.options.get("ttl_tolerance", DEFAULT_TOLERANCE_S))
-        self.lie = bool(spec.options.get("lie_ttl", False))
+        self.tolerance = float(self.option("ttl_tolerance"))
+        self.lie = bool(self.option("lie_ttl"))
         self.apis = ["v3"]
         self._lock = threading.Lock()
         self._next = 0

@@ -52,6 +52,7 @@ from harness.etcd import EtcdClient, EtcdError, b64, classify, prefix_end, unb64
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Workload,
     WorkloadContext,
@@ -257,10 +258,13 @@ class _Session:
 
 class WatchWorkload(Workload):
     name = "watch"
+    options = (
+        Option("skip_event", "bool", "the first watcher drops its 5th event (a canary)", default=False),
+    )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
-        self.skip_event = bool(spec.options.get("skip_event", False))
+        self.skip_event = bool(self.option("skip_event"))
         self.apis: list[str] = ["v3"]
         self._lock = threading.Lock()
         self.resume: dict[str, int] = {}  # watcher → the next revision it must see

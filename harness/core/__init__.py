@@ -28,9 +28,25 @@ from harness.core._errors import (
 from harness.core._formats import FORMATS, detect_format, parse_edn, read_history, read_history_lines
 from harness.core._history import NEMESIS, History, HistoryWriter, Op, OpType, Process, op_from_json
 from harness.core._spec import TestSpec
-from harness.core._store import RunDir, new_stamped_dir, point_latest, write_atomically, write_json
+from harness.core._store import (
+    CONFIG,
+    HISTORY,
+    INDEX,
+    LATEST,
+    LEADERS,
+    NODE_LOG,
+    NODES,
+    REPORT,
+    RESULTS,
+    RunDir,
+    new_stamped_dir,
+    point_latest,
+    write_atomically,
+    write_json,
+)
 
 __all__ = [
+    "CONFIG",
     "EXIT_INFRA",
     "EXIT_INPUT",
     "EXIT_INTERRUPTED",
@@ -39,7 +55,15 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_VALID",
     "FORMATS",
+    "HISTORY",
+    "INDEX",
+    "LATEST",
+    "LEADERS",
     "NEMESIS",
+    "NODES",
+    "NODE_LOG",
+    "REPORT",
+    "RESULTS",
     "ClusterError",
     "DockerUnavailable",
     "HarnessError",

@@ -17,21 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.core import InputError
-from harness.report._assets import INDEX_SCRIPT, STYLE
+from harness.core import CONFIG, HISTORY, INDEX, REPORT, RESULTS, InputError, RunDir, write_atomically
+from harness.report._assets import asset
 from harness.report._data import short_text
 from harness.report._html import content_security_policy, esc
-from harness.report._page import REPORT_NAME, verdict_word, write_atomically
+from harness.report._page import verdict_word
 
-INDEX_NAME = "index.html"
-_RUN_FILES = ("config.json", "results.json", "history.jsonl")
+_RUN_FILES = (CONFIG, RESULTS, HISTORY)
 _MAX_DEPTH = 5
-
-_INDEX_STYLE = """
-#runs td, #runs th { padding: 4px 14px 4px 0; white-space: nowrap; }
-#runs td.name { white-space: normal; }
-#filters { display: flex; gap: 12px; align-items: center; margin: 10px 0; font-size: 13px; }
-"""
 
 
 @dataclass(slots=True)
@@ -79,13 +72,13 @@ def _started(config: dict[str, Any], run_dir: Path) -> float:
 
 
 def _summarise(root: Path, run_dir: Path) -> RunSummary:
-    config = _read_json(run_dir / "config.json")
-    results_path = run_dir / "results.json"
-    results = _read_json(results_path) if results_path.exists() else None
+    files = RunDir(run_dir)
+    config = _read_json(files.config)
+    results = _read_json(files.results) if files.results.exists() else None
     stats = (results or {}).get("stats")
     ops = stats.get("ops") if isinstance(stats, dict) else None
     if not isinstance(ops, int) or isinstance(ops, bool):
-        ops = _count_invocations(run_dir / "history.jsonl") if (run_dir / "history.jsonl").exists() else None
+        ops = _count_invocations(files.history) if files.history.exists() else None
     nemesis = config.get("nemesis")
     timing = (results or {}).get("timing")
     duration = config.get("duration_s", timing.get("total_s") if isinstance(timing, dict) else None)
@@ -102,7 +95,7 @@ def _summarise(root: Path, run_dir: Path) -> RunSummary:
         started_text=_dt.datetime.fromtimestamp(started, _dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if started else "?",
         duration=f"{duration:.1f} s" if isinstance(duration, int | float) and not isinstance(duration, bool) else "?",
         ops=ops,
-        has_report=(run_dir / REPORT_NAME).exists(),
+        has_report=files.report.exists(),
     )
 
 
@@ -126,7 +119,7 @@ def render_index(root: Path) -> str:
     runs = sorted((_summarise(root, d) for d in find_runs(root)), key=lambda r: (r.started, r.relpath), reverse=True)
     rows = []
     for r in runs:
-        href = urllib.parse.quote(r.relpath + "/" + (REPORT_NAME if r.has_report else ""))
+        href = urllib.parse.quote(r.relpath + "/" + (REPORT if r.has_report else ""))
         link = f'<a href="{esc(href)}">{esc(r.name)}</a>' + (
             "" if r.has_report else ' <span class="muted">(no report)</span>'
         )
@@ -147,13 +140,15 @@ def render_index(root: Path) -> str:
         if runs
         else '<p class="muted">No runs in this directory yet.</p>'
     )
+    # Each inline element is a newline, then the file; the policy hashes exactly the text inlined.
+    script = "\n" + asset("index.js")
     return "".join(
         [
             '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(INDEX_SCRIPT))}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(script))}">',
             "<title>etcd-harness runs</title>",
-            f"<style>{STYLE}{_INDEX_STYLE}</style></head><body>",
+            f"<style>\n{asset('report.css')}\n{asset('index.css')}</style></head><body>",
             f'<header><h1>etcd-harness runs</h1><div class="muted">{len(runs)} runs: {esc(summary)}</div></header>',
             "<main><section>",
             '<div id="filters" hidden><label>verdict <select id="filter-verdict"><option value="">any</option>'
@@ -165,7 +160,7 @@ def render_index(root: Path) -> str:
             '<span id="filter-count" class="muted"></span></div>',
             body,
             "</section></main>",
-            f"<script>{INDEX_SCRIPT}</script>",
+            f"<script>{script}</script>",
             "</body></html>\n",
         ]
     )
@@ -176,6 +171,6 @@ def write_index(results_root: Path) -> Path:
     results_root = Path(results_root)
     if not results_root.is_dir():
         raise InputError(results_root, None, "not a results directory; pass the directory given to --results-dir")
-    out = results_root / INDEX_NAME
+    out = results_root / INDEX
     write_atomically(out, render_index(results_root))
     return out

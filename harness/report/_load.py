@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core import History, Op, op_from_json
+from harness.core import HISTORY, LEADERS, NODE_LOG, NODES, History, Op, RunDir, op_from_json
 
 #: How much of the end of each node log is scanned for warnings and errors.
 LOG_TAIL_BYTES = 1 << 20
@@ -24,7 +24,7 @@ _LOG_LEVELS_OF_INTEREST = ("warn", "error", "panic", "fatal", "dpanic")
 
 @dataclass(slots=True)
 class NodeLog:
-    """One node's ``etcd.log``: where it is (relative to the run dir) and what stands out."""
+    """One node's log (``nodes/<n>/etcd.log``): where it is (relative to the run dir) and what stands out."""
 
     node: str
     relpath: str
@@ -63,7 +63,7 @@ def _read_json_object(path: Path, problems: list[str]) -> dict[str, Any] | None:
 
 def _read_history(path: Path, problems: list[str]) -> History:
     if not path.exists():
-        problems.append("history.jsonl is missing, so there are no ops to draw.")
+        problems.append(f"{HISTORY} is missing, so there are no ops to draw.")
         return History()
     ops: list[Op] = []
     bad_lines: list[int] = []
@@ -81,7 +81,7 @@ def _read_history(path: Path, problems: list[str]) -> History:
     if bad_lines:
         shown = ", ".join(str(n) for n in bad_lines[:5]) + (" …" if len(bad_lines) > 5 else "")
         problems.append(
-            f"history.jsonl: {len(bad_lines)} line(s) could not be read (line {shown}); "
+            f"{HISTORY}: {len(bad_lines)} line(s) could not be read (line {shown}); "
             f"a run that crashed may leave a torn last line. {len(ops)} ops were read."
         )
     return History(ops)
@@ -103,7 +103,7 @@ def _read_leaders(path: Path, problems: list[str]) -> list[tuple[int, str | None
             except (ValueError, KeyError, TypeError, AttributeError):
                 bad += 1
     if bad:
-        problems.append(f"leaders.jsonl: {bad} line(s) could not be read.")
+        problems.append(f"{LEADERS}: {bad} line(s) could not be read.")
     out.sort(key=lambda p: p[0])
     return out
 
@@ -159,26 +159,27 @@ def _node_sort_key(name: str) -> tuple[str, int]:
 def load_run(run_dir: Path) -> RunFiles:
     """Read ``config.json``, ``results.json``, ``history.jsonl``, ``leaders.jsonl`` and node logs."""
     problems: list[str] = []
-    config = _read_json_object(run_dir / "config.json", problems) or {}
-    results = _read_json_object(run_dir / "results.json", problems)
+    files = RunDir(run_dir)
+    config = _read_json_object(files.config, problems) or {}
+    results = _read_json_object(files.results, problems)
     if results is None:
         problems[-1] += " There is no verdict: the run may have crashed before checking."
-    history = _read_history(run_dir / "history.jsonl", problems)
-    leaders = _read_leaders(run_dir / "leaders.jsonl", problems)
+    history = _read_history(files.history, problems)
+    leaders = _read_leaders(files.leaders, problems)
     logs: list[NodeLog] = []
-    nodes_dir = run_dir / "nodes"
-    if nodes_dir.is_dir():
-        for node_dir in sorted((p for p in nodes_dir.iterdir() if p.is_dir()), key=lambda p: _node_sort_key(p.name)):
-            log = node_dir / "etcd.log"
+    if files.nodes.is_dir():
+        node_dirs = sorted((p for p in files.nodes.iterdir() if p.is_dir()), key=lambda p: _node_sort_key(p.name))
+        for node_dir in node_dirs:
+            log = files.node_log(node_dir.name)
             if log.is_file():
                 try:
                     logs.append(_read_node_log(run_dir, log))
                 except OSError as e:
                     problems.append(f"{log.relative_to(run_dir)} could not be read ({e}).")
             else:
-                problems.append(f"nodes/{node_dir.name}/etcd.log is missing.")
+                problems.append(f"{log.relative_to(run_dir).as_posix()} is missing.")
     else:
-        problems.append("There are no node logs (nodes/<n>/etcd.log).")
+        problems.append(f"There are no node logs ({NODES}/<n>/{NODE_LOG}).")
     return RunFiles(
         run_dir=run_dir,
         config=config,

@@ -3,7 +3,7 @@
 The server-side part (this module) writes everything that must read without
 JavaScript: the verdicts, the configuration and reproduce command, what is
 missing, the nemesis log and the node logs. The charts are drawn by the inline
-script from the JSON block (see ``_data`` and ``_assets``). Every string from
+script from the JSON block (see ``_data`` and ``assets/``). Every string from
 the run goes through :func:`~harness.report._html.esc` or the JSON block.
 """
 
@@ -12,19 +12,16 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
-import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from harness.core import InputError
-from harness.report._assets import SCRIPT, STYLE
+from harness.core import CONFIG, HISTORY, RESULTS, InputError, RunDir, write_atomically
+from harness.report._assets import asset
 from harness.report._data import build_payload, short_text
 from harness.report._html import content_security_policy, esc, json_script
 from harness.report._load import RunFiles, load_run
 
-REPORT_NAME = "report.html"
 MAX_NEMESIS_ROWS = 500
 MAX_DETAILS_CHARS = 20_000
 
@@ -116,7 +113,7 @@ def _verdict_section(run: RunFiles) -> str:
     if results is None:
         rows.append(
             f"<tr><td>{_badge(None)}</td><td>run</td>"
-            '<td class="reason">There is no results.json, so nothing was checked.</td></tr>'
+            f'<td class="reason">There is no {RESULTS}, so nothing was checked.</td></tr>'
         )
     else:
         checkers = results.get("checkers")
@@ -131,7 +128,7 @@ def _verdict_section(run: RunFiles) -> str:
         else:
             rows.append(
                 f"<tr><td>{_badge(results.get('valid'))}</td><td>run</td>"
-                '<td class="reason">results.json names no checkers.</td></tr>'
+                f'<td class="reason">{RESULTS} names no checkers.</td></tr>'
             )
     problems = ""
     if run.problems:
@@ -143,7 +140,7 @@ def _verdict_section(run: RunFiles) -> str:
 def _config_section(run: RunFiles) -> str:
     config = run.config
     if not config:
-        return '<section id="config"><h2>Configuration</h2><p class="muted">config.json is missing.</p></section>'
+        return f'<section id="config"><h2>Configuration</h2><p class="muted">{CONFIG} is missing.</p></section>'
     rows = []
     keys = [k for k in _CONFIG_LABELS if k in config] + [
         k for k in config if k not in _CONFIG_LABELS and k != "command"
@@ -158,7 +155,7 @@ def _config_section(run: RunFiles) -> str:
     reproduce = (
         f"<p><b>Reproduce:</b></p><pre>{esc(command)}</pre>"
         if command
-        else '<p class="muted">config.json records no command to reproduce this run.</p>'
+        else f'<p class="muted">{CONFIG} records no command to reproduce this run.</p>'
     )
     return f'<section id="config"><h2>Configuration</h2><table class="kv">{"".join(rows)}</table>{reproduce}</section>'
 
@@ -180,7 +177,7 @@ def _cluster_section(payload: dict[str, Any]) -> str:
             f'<td>{esc(", ".join(ev["nodes"]))}</td><td>{esc(leader)}</td><td class="mono">{outcome}</td></tr>'
         )
     more = (
-        f'<p class="muted">{len(events) - MAX_NEMESIS_ROWS} more in history.jsonl.</p>'
+        f'<p class="muted">{len(events) - MAX_NEMESIS_ROWS} more in {HISTORY}.</p>'
         if len(events) > MAX_NEMESIS_ROWS
         else ""
     )
@@ -233,7 +230,7 @@ def _details_section(run: RunFiles) -> str:
         for name, res in checkers.items():
             text = json.dumps(res, indent=1, default=str, ensure_ascii=False)
             if len(text) > MAX_DETAILS_CHARS:
-                text = text[:MAX_DETAILS_CHARS] + "\n… (cut; the rest is in results.json)"
+                text = text[:MAX_DETAILS_CHARS] + f"\n… (cut; the rest is in {RESULTS})"
             parts.append(
                 f"<details><summary>{esc(short_text(name, 80))}: checker output</summary>"
                 f"<pre>{esc(text)}</pre></details>"
@@ -290,19 +287,21 @@ def render_report(run: RunFiles) -> str:
     overall = verdict_word((run.results or {}).get("valid"))
     omitted = (
         f'<p class="muted">{payload["omitted"]} of {payload["opsTotal"]} ok ops are left out of this page '
-        "to keep it small (every fail, info and unfinished op is here); history.jsonl has them all.</p>"
+        f"to keep it small (every fail, info and unfinished op is here); {HISTORY} has them all.</p>"
         if payload["omitted"]
         else ""
     )
     details = _details_section(run)
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # Each inline element is a newline, then the file; the policy hashes exactly the text inlined.
+    script = "\n" + asset("report.js")
     return "".join(
         [
             '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(SCRIPT))}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(content_security_policy(script))}">',
             f"<title>{esc(overall)} · {esc(short_text(name, 120))} · etcd-harness</title>",
-            f"<style>{STYLE}</style></head><body>",
+            f"<style>\n{asset('report.css')}</style></head><body>",
             _header(run, payload),
             _nav(nav + ([("details", "Details")] if details else [])),
             '<div id="script-errors" hidden><b>Part of this page failed to draw:</b><ul></ul></div>',
@@ -323,23 +322,10 @@ def render_report(run: RunFiles) -> str:
             f'<p class="muted">Generated {esc(generated)} by etcd-harness.</p>',
             "</main>",
             json_script("report-data", payload),
-            f"<script>{SCRIPT}</script>",
+            f"<script>{script}</script>",
             "</body></html>\n",
         ]
     )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, so a reader never sees half a page."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(run_dir: Path) -> Path:
@@ -351,6 +337,6 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(run_dir, None, "not a run directory; pass a directory such as results/latest")
-    out = run_dir / REPORT_NAME
+    out = RunDir(run_dir).report
     write_atomically(out, render_report(load_run(run_dir)))
     return out

@@ -2,7 +2,8 @@
 
 * :func:`run_test` runs one :class:`~harness.core.TestSpec` end to end;
 * :func:`validate_spec` is the one validation of a spec, for the CLI, YAML plans,
-  the pytest plugin and the runner alike;
+  the pytest plugin and the runner alike (:func:`spec_from_fields` builds one from
+  keyword arguments, as ``jepsen_run(**fields)`` does, and validates it);
 * suites: :func:`load_plan` / :func:`parse_plan` read a YAML plan, :func:`run_plan`
   runs it and writes ``junit.xml``, ``summary.txt`` and ``suite.json``;
 * :func:`main` is ``etcd-harness``; ``harness.run.pytest_plugin`` is the pytest plugin.
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from harness.run._plan import ENTRY_KEYS, Expect, Plan, PlanEntry, load_plan, parse_plan
     from harness.run._runner import Run, RunOutcome, run_test
     from harness.run._suite import run_plan
-    from harness.run._validate import validate_spec
+    from harness.run._validate import spec_from_fields, validate_spec
 
 #: Public name -> the private module that defines it.
 _WHERE = {
@@ -49,6 +50,7 @@ _WHERE = {
     "RunOutcome": "_runner",
     "run_test": "_runner",
     "run_plan": "_suite",
+    "spec_from_fields": "_validate",
     "validate_spec": "_validate",
 }
 
@@ -84,6 +86,7 @@ __all__ = [
     "parse_plan",
     "run_plan",
     "run_test",
+    "spec_from_fields",
     "suite_exit_code",
     "validate_spec",
     "verdict_word",

@@ -13,9 +13,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-from checkers._models import MODELS
-from checkers._result import CheckContext
-from checkers.linearizable import LinearizabilityChecker, unsupported_ops
+from checkers import MODELS, CheckContext, LinearizabilityChecker
+from checkers.linearizable import unsupported_ops
 from harness.core import (
     EXIT_INPUT,
     EXIT_INVALID,

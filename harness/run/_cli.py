@@ -9,6 +9,8 @@ subcommands that need them (each such import is marked ``# lazy: start-up``):
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import random
 import sys
@@ -49,69 +51,85 @@ def _positive_float(text: str) -> float:
     return v
 
 
-def _positive_int(text: str) -> int:
+def _number(text: str) -> int | float:
+    """``"3"`` → 3, ``"2.5"`` → 2.5, as YAML reads them: the bounds are checked by ``validate_spec``,
+    so that the CLI and a plan say the same thing about the same value."""
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return v
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+class _TestHelp(argparse.Action):
+    """``test --help``: the usual help, then the workloads and their options (from their declarations),
+    built only when asked, so that other subcommands do not import the workloads."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        from harness.run._validate import options_help  # lazy: start-up
+
+        parser.epilog = f"{options_help()}\n{EXIT_CODES_HELP}"
+        parser.print_help()
+        parser.exit()
 
 
 def add_test_arguments(p: argparse.ArgumentParser) -> None:
-
+    """The ``test`` flags. Values are checked by ``validate_spec`` (the rules YAML plans use too)."""
     d = TestSpec()
     p.add_argument("--workload", default=d.workload, help=f"what clients do (default {d.workload})")
     p.add_argument("--nemesis", default=",".join(d.nemesis),
-                   help="faults, comma-separated, or 'all' / 'none' (default partition); FAULT:TARGET picks "
-                        "one target, e.g. partition:isolate-leader, kill:leader, pause:lock-holder")
-    p.add_argument("--nodes", type=int, choices=(1, 3, 5, 7), default=d.nodes, help="cluster size (default 5)")
-    p.add_argument("--time-limit", type=_positive_float, default=d.time_limit, help="seconds of client ops")
-    p.add_argument("--concurrency", type=_positive_int, default=d.concurrency, help="client processes")
-    p.add_argument("--rate", type=_positive_float, default=d.rate, help="target ops/s in total; 0 = unlimited")
-    p.add_argument("--seed", type=int, default=None, help="seed for ops and faults (default: random, recorded)")
+                   help="faults, combined with ',' or '+', or 'all' / 'none' (default partition); FAULT:TARGET "
+                        "picks one target, e.g. partition:isolate-leader, kill:leader, pause:lock-holder")
+    p.add_argument("--nodes", type=_number, default=d.nodes, help="cluster size: 1, 3, 5 or 7 (default 5)")
+    p.add_argument("--time-limit", type=_number, default=d.time_limit, help="seconds of client ops, > 0")
+    p.add_argument("--concurrency", type=_number, default=d.concurrency, help="client processes, 1 or more")
+    p.add_argument("--rate", type=_number, default=d.rate, help="target ops/s in total; 0 = unlimited")
+    p.add_argument("--seed", type=_number, default=None,
+                   help="seed for ops and faults, 0 or more (default: random, recorded)")
     p.add_argument("--image", default=d.image, help=f"etcd image tag (default {d.image})")
     p.add_argument("--name", default="", help="test name for the results folder")
     p.add_argument("--results-dir", default=d.results_dir, help="where runs are written (default results)")
-    p.add_argument("--nemesis-interval", type=_positive_float, default=d.nemesis_interval,
-                   help="mean seconds between fault start/stop (default 5)")
-    p.add_argument("--ops-per-key", type=_positive_int, default=d.ops_per_key,
-                   help="register: ops before a key retires")
-    p.add_argument("--read-mode", choices=("linearizable", "serializable"), default=d.read_mode,
-                   help="register/counter reads; serializable may be stale (a canary)")
-    p.add_argument("--counter-mode", choices=("safe", "unsafe"), default=d.counter_mode,
+    p.add_argument("--nemesis-interval", type=_number, default=d.nemesis_interval,
+                   help="mean seconds between fault start/stop, > 0 (default 5)")
+    p.add_argument("--ops-per-key", type=_number, default=d.ops_per_key,
+                   help="register: ops before a key retires, 1 or more")
+    p.add_argument("--read-mode", default=d.read_mode,
+                   help="register/counter reads: linearizable, or serializable, which may be stale (a canary)")
+    p.add_argument("--counter-mode", default=d.counter_mode,
                    help="counter increments: safe txn, or unsafe read-then-put (a canary)")
-    p.add_argument("--ttl", type=_positive_int, default=d.ttl, help="lease / v2 TTL seconds for lock workloads")
-    p.add_argument("--request-timeout", type=_positive_float, default=d.request_timeout, help="seconds per request")
-    p.add_argument("--recovery-timeout", type=_positive_float, default=d.recovery_timeout,
-                   help="seconds the cluster may take to recover after heal")
-    p.add_argument("--check-time-limit", type=_positive_float, default=d.check_time_limit,
-                   help="seconds the checkers may take; past it the verdict is unknown")
-    p.add_argument("--check-memory-mb", type=_positive_int, default=d.check_memory_mb,
-                   help="memory the linearizability search may use; past it the verdict is unknown")
+    p.add_argument("--ttl", type=_number, default=d.ttl,
+                   help="lease / v2 TTL seconds for lock workloads, 1 or more")
+    p.add_argument("--request-timeout", type=_number, default=d.request_timeout, help="seconds per request, > 0")
+    p.add_argument("--recovery-timeout", type=_number, default=d.recovery_timeout,
+                   help="seconds the cluster may take to recover after heal, > 0")
+    p.add_argument("--check-time-limit", type=_number, default=d.check_time_limit,
+                   help="seconds the checkers may take, > 0; past it the verdict is unknown")
+    p.add_argument("--check-memory-mb", type=_number, default=d.check_memory_mb,
+                   help="MiB the linearizability search may use, 1 or more; past it the verdict is unknown")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a workload option (repeatable); VALUE is JSON (true, 3) or else a string, "
-                        "e.g. --option skip_event=true")
+                   help="a workload option (repeatable; see the list below); VALUE is JSON (true, 3) or else "
+                        "a string, e.g. --option skip_event=true")
     p.add_argument("--replay", metavar="RUN_DIR", help="rerun a stored run with its config, seed and fault schedule")
 
 
-def spec_from_args(args: argparse.Namespace) -> Any:
-    import dataclasses
-
-    from harness.run._validate import unsupported_roles  # lazy: start-up
-    from nemesis import parse_nemesis  # lazy: start-up
-    from workloads import WORKLOADS  # lazy: start-up
-
+def spec_from_args(args: argparse.Namespace) -> TestSpec:
+    """The validated spec the ``test`` flags give (``validate_spec``); UsageError saying what is allowed."""
+    from harness.run._validate import spec_from_fields, validate_spec  # lazy: start-up
 
     if args.replay:
         spec = TestSpec.load(Path(args.replay) / "config.json")
         # Same config, seed and fault schedule; only where the new run is written follows this command.
-        return dataclasses.replace(spec, results_dir=args.results_dir)
-    if args.workload not in WORKLOADS:
-        raise UsageError(f"unknown workload {args.workload!r}; allowed: {', '.join(WORKLOADS)}")
-    spec = TestSpec(
-        workload=args.workload, nemesis=parse_nemesis(args.nemesis), nodes=args.nodes, time_limit=args.time_limit,
+        return validate_spec(dataclasses.replace(spec, results_dir=args.results_dir))
+    return spec_from_fields(
+        workload=args.workload, nemesis=args.nemesis, nodes=args.nodes, time_limit=args.time_limit,
         concurrency=args.concurrency, rate=args.rate,
         seed=args.seed if args.seed is not None else random.randrange(1 << 31),
         image=args.image, name=args.name, results_dir=args.results_dir, nemesis_interval=args.nemesis_interval,
@@ -120,16 +138,10 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         check_time_limit=args.check_time_limit, check_memory_mb=args.check_memory_mb,
         options=_parse_options(args.option),
     )
-    why = unsupported_roles(spec)
-    if why:
-        raise UsageError(why)
-    return spec
 
 
 def _parse_options(items: Sequence[str]) -> dict[str, Any]:
     """``["skip_event=true", "mode=x"]`` → ``{"skip_event": True, "mode": "x"}``; UsageError if malformed."""
-    import json
-
     options: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -225,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("test", help="run one test against a real etcd cluster in Docker", epilog=EXIT_CODES_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
+    p.add_argument("-h", "--help", action=_TestHelp, help="show this help message, the workloads and their "
+                                                          "options, and exit")
     add_test_arguments(p)
     p.set_defaults(func=cmd_test)
 

@@ -30,9 +30,10 @@ in ``junit.xml``, so every entry can be replayed with ``etcd-harness test --repl
 
 Contract:
 
-* The whole plan is validated before anything starts. An unknown key, workload
-  or nemesis, or a value of the wrong type, is a :class:`PlanError` (exit 3)
-  naming the file, the line and the allowed values. ``etcd-harness suite``
+* The whole plan is validated before anything starts, with the rules of the CLI
+  and the runner (``harness.run._validate``). An unknown key, workload, nemesis
+  or workload option, or a value of the wrong type or out of bounds, is a
+  :class:`PlanError` (exit 3) naming the file, the line and the allowed values. ``etcd-harness suite``
   then checks that Docker is reachable and every image is there (exit 4).
 * Each entry runs on a fresh cluster (:func:`harness._runner.run_test`); run
   directories go below ``results/<suite>/<timestamp>/``, beside ``junit.xml``
@@ -48,12 +49,10 @@ Contract:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
-import json
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -66,9 +65,18 @@ from harness.core import (
     PlanError,
     TestSpec,
 )
-from harness.run._validate import unsupported_roles
-from nemesis import FAULTS, TARGETS, check_fault_name, check_repeats, split_target
-from workloads import WORKLOADS
+from harness.run._validate import (
+    FIELDS,
+    FieldRule,
+    did_you_mean,
+    field_problem,
+    field_value,
+    nemesis_problem,
+    nemesis_value,
+    option_problem,
+    unsupported_roles,
+    workload_problem,
+)
 
 if TYPE_CHECKING:
 
@@ -80,8 +88,6 @@ Status = Literal["pass", "fail", "error", "interrupted", "skipped"]
 
 TOP_KEYS = ("name", "description", "defaults", "tests")
 AXES = ("workload", "nemesis", "nodes", "image", "seed")
-NODE_COUNTS = (1, 3, 5, 7)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,79}$")
 #: Seconds an entry takes besides its time limit (cluster start, recovery, check, teardown),
 #: used for the remaining-time estimate until the suite has measured its own.
 OVERHEAD_GUESS_S = 20.0
@@ -131,104 +137,15 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, seeds: random.Random |
     return _PlanReader(Path(path), seeds or random.Random()).read(text)
 
 
-@dataclass(frozen=True, slots=True)
-class _Field:
-    """How one entry key is validated: ``convert(value) -> value`` or a message saying what is allowed."""
-
-    convert: Callable[[Any], Any]
-    what: str  # "a positive number of seconds": for messages
-
-
-class _Bad(Exception):
-    """A value that does not fit; the message says what is allowed."""
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _positive_number(v: Any) -> float:
-    if not _is_number(v) or v <= 0:
-        raise _Bad
-    return float(v)
-
-
-def _non_negative_number(v: Any) -> float:
-    if not _is_number(v) or v < 0:
-        raise _Bad
-    return float(v)
-
-
-def _positive_int(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise _Bad
-    return v
-
-
-def _seed(v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise _Bad
-    return v
-
-
-def _one_of(*allowed: Any) -> Callable[[Any], Any]:
-    def convert(v: Any) -> Any:
-        if isinstance(v, bool) or v not in allowed:
-            raise _Bad
-        return v
-
-    return convert
-
-
-def _image(v: Any) -> str:
-    if not isinstance(v, str) or not v or any(c.isspace() for c in v):
-        raise _Bad
-    return v
-
-
-def _name(v: Any) -> str:
-    if not isinstance(v, str) or not _NAME_RE.match(v):
-        raise _Bad
-    return v
-
-
-def _options(v: Any) -> dict[str, Any]:
-    if not isinstance(v, dict) or not all(isinstance(k, str) for k in v):
-        raise _Bad
-    try:
-        json.dumps(v)
-    except (TypeError, ValueError):
-        raise _Bad from None
-    return v
-
-
-_FIELDS: dict[str, _Field] = {
-    "name": _Field(_name, "a name of letters, digits and . _ + - (up to 80)"),
-    "nodes": _Field(_one_of(*NODE_COUNTS), f"a cluster size, one of {', '.join(map(str, NODE_COUNTS))}"),
-    "image": _Field(_image, "an image tag such as etcd-harness/etcd:3.5.16"),
-    "seed": _Field(_seed, "a whole number, 0 or more"),
-    "time_limit": _Field(_positive_number, "a positive number of seconds"),
-    "concurrency": _Field(_positive_int, "a whole number of client processes, 1 or more"),
-    "rate": _Field(_non_negative_number, "a number of ops/s, 0 or more (0 = as fast as possible)"),
-    "ttl": _Field(_positive_int, "a whole number of seconds, 1 or more"),
-    "read_mode": _Field(_one_of("linearizable", "serializable"), "one of linearizable, serializable"),
-    "counter_mode": _Field(_one_of("safe", "unsafe"), "one of safe, unsafe"),
-    "nemesis_interval": _Field(_positive_number, "a positive number of seconds"),
-    "ops_per_key": _Field(_positive_int, "a whole number, 1 or more"),
-    "request_timeout": _Field(_positive_number, "a positive number of seconds"),
-    "recovery_timeout": _Field(_positive_number, "a positive number of seconds"),
-    "check_time_limit": _Field(_positive_number, "a positive number of seconds"),
-    "check_memory_mb": _Field(_positive_int, "a whole number of MiB, 1 or more"),
-    "options": _Field(_options, "a mapping of workload options (string keys, JSON values)"),
-    "expect": _Field(_one_of(*EXPECTS), f"one of {', '.join(EXPECTS)}"),
+#: A plan entry's keys besides ``workload`` and ``nemesis``: the spec's fields (the same rules
+#: as the CLI, the pytest plugin and the runner: ``harness.run._validate.FIELDS``) but
+#: ``results_dir`` (the suite's), plus ``expect``.
+_ENTRY_FIELDS: dict[str, FieldRule] = {
+    **{k: rule for k, rule in FIELDS.items() if k != "results_dir"},
+    "expect": FieldRule(lambda v: isinstance(v, str) and v in EXPECTS, f"one of {', '.join(EXPECTS)}"),
 }
 #: Every key a test entry (or ``defaults``) may have.
-ENTRY_KEYS: tuple[str, ...] = tuple(sorted([*_FIELDS, "workload", "nemesis"]))
-
-
-def _did_you_mean(word: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+ENTRY_KEYS: tuple[str, ...] = tuple(sorted([*_ENTRY_FIELDS, "workload", "nemesis"]))
 
 
 class _PlanReader:
@@ -238,9 +155,6 @@ class _PlanReader:
         self.path = path
         self.seeds = seeds
         self.constructor = SafeConstructor()
-
-        self.workloads = list(WORKLOADS)
-        self.faults = list(FAULTS)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -264,7 +178,7 @@ class _PlanReader:
             if not isinstance(key, str):
                 raise self.error(key_node, f"keys of {what} must be words; allowed: {', '.join(allowed)}")
             if key not in allowed:
-                raise self.error(key_node, f"unknown key {key!r} in {what}{_did_you_mean(key, allowed)}; "
+                raise self.error(key_node, f"unknown key {key!r} in {what}{did_you_mean(key, allowed)}; "
                                            f"allowed: {', '.join(allowed)}")
             if key in out:
                 first = out[key][0].start_mark.line + 1
@@ -286,53 +200,26 @@ class _PlanReader:
         if key == "nemesis":
             return self.nemesis(node)
         raw = self.value(node)
-        rule = _FIELDS[key]
-        try:
-            return rule.convert(raw)
-        except _Bad:
-            shown = "a list" if isinstance(raw, list) else "a mapping" if isinstance(raw, dict) else repr(raw)
-            raise self.error(node, f"{key} must be {rule.what}, not {shown}") from None
+        why = field_problem(key, raw, _ENTRY_FIELDS)
+        if why:
+            raise self.error(node, why)
+        return field_value(key, raw, _ENTRY_FIELDS)
 
     def workload(self, node: Node) -> str:
         name = self.value(node)
-        if not isinstance(name, str) or name not in self.workloads:
-            shown = name if isinstance(name, str) else repr(name)
-            raise self.error(node, f"unknown workload {shown!r}{_did_you_mean(str(shown), self.workloads)}; "
-                                   f"allowed: {', '.join(self.workloads)}")
-        return name
+        why = workload_problem(name)
+        if why:
+            raise self.error(node, why)
+        return str(name)
 
     def nemesis(self, node: Node) -> tuple[str, ...]:
         """One nemesis value: ``partition``, ``partition+kill``, ``pause:lock-holder``, ``all``, ``none``
         or a list to combine."""
-
-        allowed = [*self.faults, "all", "none"]
-        example = f", e.g. {self.faults[0]}+{self.faults[1]}" if len(self.faults) > 1 else ""
-        hint = f"allowed: {', '.join(allowed)} (combine faults with '+'{example})"
         raw = self.value(node)
-        if isinstance(raw, str):
-            names = [n.strip() for n in re.split(r"[+,]", raw) if n.strip()]
-        elif isinstance(raw, list) and all(isinstance(n, str) for n in raw):
-            names = [n.strip() for n in raw]
-        else:
-            raise self.error(node, f"nemesis must be a fault name or a list of them, not {raw!r}; {hint}")
-        if names in ([], ["none"]):
-            return ()
-        if names == ["all"]:
-            return tuple(self.faults)
-        for n in names:
-            if n in ("all", "none"):
-                raise self.error(node, f"'all' and 'none' stand alone; {hint}")
-            family, target = split_target(n)
-            if family not in self.faults:
-                raise self.error(node, f"unknown nemesis {family!r}{_did_you_mean(family, self.faults)}; {hint}")
-            why = check_fault_name(n)
-            if why:
-                raise self.error(node, f"{why}{_did_you_mean(target or '', TARGETS[family])}")
-        names = list(dict.fromkeys(names))
-        why = check_repeats(names)
+        why = nemesis_problem(raw)
         if why:
             raise self.error(node, why)
-        return tuple(names)
+        return nemesis_value(raw)
 
     # -- the plan ----------------------------------------------------------------------
 
@@ -406,8 +293,21 @@ class _PlanReader:
             why = unsupported_roles(spec)
             if why:
                 raise self.error(merged["nemesis"][1] if "nemesis" in merged else node, why)
+            for key, value in spec.options.items():
+                why = option_problem(spec.workload, key, value)
+                if why:
+                    raise self.error(_key_node(merged["options"][1], key), why)
             out.append(PlanEntry(name=name, spec=spec, expect=expect, line=line))
         return out
+
+
+def _key_node(mapping: Node, key: str) -> Node:
+    """The node of ``key`` in a YAML mapping, for its line; else the mapping itself."""
+    if isinstance(mapping, MappingNode):
+        for key_node, _ in mapping.value:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
+                return key_node
+    return mapping
 
 
 def nemesis_label(names: tuple[str, ...]) -> str:

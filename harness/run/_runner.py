@@ -4,10 +4,18 @@ Contract:
 
 * The history is written as it happens (``history.jsonl``); a crash still leaves
   a checkable prefix.
-* Every fault is healed and the cluster torn down in ``finally``, also on
-  Ctrl-C and SIGTERM (which is turned into ``KeyboardInterrupt``).
-* The verdict is written to ``results.json`` whatever happens; infrastructure
-  errors propagate after cleanup.
+* A process that got ``info`` is retired: its number is never used again, and
+  its thread goes on as a new process (``p + concurrency``).
+* Every fault is healed, the workload torn down (:meth:`Workload.teardown`) and
+  the cluster torn down in ``finally``, also when a worker crashes, on Ctrl-C
+  and on SIGTERM (which is turned into ``KeyboardInterrupt``).
+* The run's verdict is the worst of its checkers' (invalid > unknown > valid).
+* The verdict is written to ``results.json`` (atomically) whatever happens: on
+  a crash or an interrupt it is ``unknown``, and the exception (or
+  ``KeyboardInterrupt``) propagates after cleanup.
+
+:func:`run_test` takes a ``cluster``, a ``workload`` and ``faults`` in place of
+the ones ``spec`` names: the unit tests run whole runs on fakes that way.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import signal
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from checkers import UNKNOWN, CheckContext, Validity, run_checkers
+from checkers import UNKNOWN, CheckContext, Validity, merge_validity, run_checkers
 from harness.core import (
     NEMESIS,
     ClusterError,
@@ -39,14 +47,13 @@ from harness.core import (
     OpType,
     RunDir,
     TestSpec,
-    UsageError,
     new_stamped_dir,
     point_latest,
     write_json,
 )
-from harness.etcd import DockerCluster, EtcdError, Node
+from harness.etcd import Cluster, DockerCluster, EtcdError, Node
 from harness.report import write_index, write_report
-from harness.run._validate import unsupported_roles
+from harness.run._validate import validate_spec
 from nemesis import Fault, FaultNotApplied, FaultSkipped, NemesisPackage, make_package
 from workloads import WORKLOADS, Invocation, Sleep, Workload, WorkloadContext
 
@@ -90,29 +97,31 @@ class Run:
     """The state of one run while it executes. Use :func:`run_test`."""
 
     def __init__(self, spec: TestSpec, run_dir: Path, progress: ProgressFn | None,
-                 cluster: DockerCluster | None = None) -> None:
-        if spec.workload not in WORKLOADS:
-            raise UsageError(f"unknown workload {spec.workload!r}; allowed: {', '.join(WORKLOADS)}")
+                 cluster: Cluster | None = None, *, workload: Workload | None = None,
+                 faults: Sequence[Fault] | None = None) -> None:
+        spec = validate_spec(spec)  # UsageError before anything starts
         self.spec = spec
         self.run_dir = run_dir
         self.progress = progress
-        why = unsupported_roles(spec)
-        if why:
-            raise UsageError(why)
-        self.workload: Workload = WORKLOADS[spec.workload](spec)
-        self.package: NemesisPackage = make_package(spec.nemesis, spec.nemesis_interval, self.workload.node_roles)
-        self.cluster = cluster or DockerCluster(
+        self.workload: Workload = workload if workload is not None else WORKLOADS[spec.workload](spec)
+        roles = self.workload.node_roles
+        self.package: NemesisPackage = (make_package(spec.nemesis, spec.nemesis_interval, roles) if faults is None
+                                        else NemesisPackage(faults, spec.nemesis_interval, roles))
+        self.cluster: Cluster = cluster if cluster is not None else DockerCluster(
             # Container names allow [a-zA-Z0-9_.-] only; test names may hold "+" (--nemesis a,b).
             run_id=re.sub(r"[^a-z0-9_.-]", "-", f"{run_dir.parent.name[:20]}-{run_dir.name}-{os.getpid()}".lower()),
             size=spec.nodes,
             image=spec.image)
-        self.writer = HistoryWriter(RunDir(run_dir).history)
+        self.files = RunDir(run_dir)
+        self.writer = HistoryWriter(self.files.history)
         self.stop = threading.Event()
         self.nemesis_done = threading.Event()
         self.nemesis_started = False
         self.max_process = spec.concurrency - 1
         self._process_lock = threading.Lock()
         self.notes: dict[str, Any] = {}
+        self.timing: dict[str, Any] = {}
+        self.crashes: list[Exception] = []  # what ended worker threads, re-raised by run_workers
 
     # -- workers -------------------------------------------------------------------
 
@@ -129,6 +138,17 @@ class Run:
         return self.cluster.nodes[(thread + generation) % len(self.cluster.nodes)]
 
     def worker(self, thread_index: int, ctx: WorkloadContext) -> None:
+        """One worker thread. An exception in it (a harness or workload bug) stops the run:
+        :meth:`run_workers` re-raises it, rather than the run going on one thread short."""
+        try:
+            self._work(thread_index, ctx)
+        except Exception as e:
+            e.add_note(f"in worker thread {thread_index}")
+            with self._process_lock:
+                self.crashes.append(e)
+            self.stop.set()
+
+    def _work(self, thread_index: int, ctx: WorkloadContext) -> None:
         spec = self.spec
         process = thread_index
         pace = spec.concurrency / spec.rate if spec.rate > 0 else 0.0
@@ -217,15 +237,22 @@ class Run:
             self.nemesis_done.wait(timeout=60)
         for fault in self.package.active_faults():
             self.nemesis_op(fault, fault.stop_f, rng)
+        errors: list[Exception] = []
         for fault in self.package.faults:
-            fault.heal(self.cluster)
+            try:
+                fault.heal(self.cluster)
+            except Exception as e:  # heal must not raise; one that does must not keep the others from healing
+                log.error("healing %s failed: %s: %s", fault.name, type(e).__name__, e)
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
     # -- leader watch ----------------------------------------------------------------
 
     def leader_loop(self) -> None:
         """Record leader changes to leaders.jsonl for the report's time axis."""
         last: object = object()
-        with RunDir(self.run_dir).leaders.open("a") as out:
+        with self.files.leaders.open("a") as out:
             while not self.stop.wait(1.0):
                 leader = self.cluster.leader(timeout=0.5)
                 if leader != last:
@@ -258,7 +285,7 @@ class Run:
     def execute(self) -> dict[str, Any]:
         spec = self.spec
         ctx = WorkloadContext(spec=spec, cluster=self.cluster)
-        timing: dict[str, Any] = {}
+        timing = self.timing
         t_start = time.monotonic()
         try:
             self.cluster.start()
@@ -267,6 +294,12 @@ class Run:
             self.writer.restart_clock()  # time 0 = the cluster is ready
             self.workload.setup(ctx)
             timing["ops_s"] = self.run_workers(ctx, with_nemesis=True)
+        except KeyboardInterrupt:
+            self.notes["interrupted"] = True  # no recovery wait, no final reads: clean up and go
+            raise
+        except Exception as e:
+            self.notes["error"] = f"{type(e).__name__}: {e}"  # no verdict comes: no final reads either
+            raise
         finally:
             self.stop.set()
             try:
@@ -291,12 +324,15 @@ class Run:
         self.stop.set()
         for t in threads:
             t.join(timeout=self.spec.request_timeout + 10)
+        if self.crashes:
+            raise self.crashes[0]
         return round(time.monotonic() - t0, 3)
 
     def after_heal(self, ctx: WorkloadContext, timing: dict[str, Any]) -> None:
-        """Recovery, final reads, logs and teardown; runs even when the run failed."""
+        """Recovery and final reads (not after an interrupt or a crash), then always: the workload's
+        teardown, the node logs and the cluster's teardown."""
         try:
-            if self.cluster.nodes and not self.notes.get("interrupted"):
+            if self.cluster.nodes and not self.notes.get("interrupted") and "error" not in self.notes:
                 t0 = time.monotonic()
                 try:
                     self.cluster.wait_healthy(self.spec.recovery_timeout)
@@ -308,15 +344,21 @@ class Run:
                 except EtcdError as e:
                     self.notes["final_reads_error"] = str(e)
         finally:
-            self.writer.flush()
-            if self.cluster.nodes:
-                self.cluster.collect_logs(self.run_dir)
-            self.cluster.teardown()
+            try:
+                self.workload.teardown()  # its threads stop before the cluster goes
+            finally:
+                self.writer.flush()
+                try:
+                    if self.cluster.nodes:
+                        self.cluster.collect_logs(self.run_dir)
+                finally:
+                    self.cluster.teardown()
 
     def wait_for_time_limit(self, t0: float) -> None:
         deadline = t0 + self.spec.time_limit
         while (left := deadline - time.monotonic()) > 0:
-            time.sleep(min(1.0, left))
+            if self.stop.wait(min(1.0, left)):
+                return  # a worker crashed
             if self.progress:
                 n = len(self.writer.history())
                 elapsed = time.monotonic() - t0
@@ -328,7 +370,7 @@ class Run:
         config.update(command=self.spec.command(), etcd_version=self.cluster.etcd_version,
                       started_at=datetime.now(UTC).isoformat(timespec="seconds"), run_id=self.cluster.run_id,
                       nodes_detail=[{"name": n.name, "ip": n.ip} for n in self.cluster.nodes])
-        write_json(RunDir(self.run_dir).config, config)
+        write_json(self.files.config, config)
 
 
 def history_stats(history: History) -> dict[str, Any]:
@@ -353,43 +395,71 @@ def history_stats(history: History) -> dict[str, Any]:
     }
 
 
-def run_test(spec: TestSpec, *, progress: ProgressFn | None = None) -> RunOutcome:
-    """Run ``spec`` end to end and write its run directory. See the module docstring."""
+def run_test(spec: TestSpec, *, progress: ProgressFn | None = None, cluster: Cluster | None = None,
+             workload: Workload | None = None, faults: Sequence[Fault] | None = None) -> RunOutcome:
+    """Run ``spec`` end to end and write its run directory. See the module docstring.
+
+    ``cluster``, ``workload`` and ``faults`` stand in for what ``spec`` names (a new
+    :class:`DockerCluster`, ``WORKLOADS[spec.workload](spec)``, the faults of
+    ``spec.nemesis``); the run starts and tears down the cluster either way.
+    """
+    spec = validate_spec(spec)  # before anything is created: a bad spec leaves no run directory
     run_dir = new_run_dir(spec)
-    write_json(RunDir(run_dir).config, spec.to_json())
-    run = Run(spec, run_dir, progress)
+    files = RunDir(run_dir)
+    write_json(files.config, spec.to_json())
+    run = Run(spec, run_dir, progress, cluster, workload=workload, faults=faults)
     interrupted = False
-    timing: dict[str, Any] = {}
-    try:
-        with sigterm_as_interrupt():
+    crash: Exception | None = None
+    with sigterm_as_interrupt():
+        try:
+            run.execute()
+        except KeyboardInterrupt:
+            interrupted = True
+            run.notes["interrupted"] = True
+        except Exception as e:  # re-raised once the results are written
+            crash = e
+        finally:
+            run.writer.close()
+        history = run.writer.history()
+        stats = history_stats(history)
+        results: dict[str, Any]
+        if interrupted:
+            results = {"valid": UNKNOWN, "checkers": {}, "reason": "interrupted before the check"}
+        elif crash is not None:
+            results = {"valid": UNKNOWN, "checkers": {},
+                       "reason": f"the run failed before the check: {type(crash).__name__}: {crash}"}
+        else:
             try:
-                timing = run.execute()
+                results = check_run(run, history)
             except KeyboardInterrupt:
                 interrupted = True
                 run.notes["interrupted"] = True
-    finally:
-        run.writer.close()
-    history = run.writer.history()
-    stats = history_stats(history)
-    if interrupted:
-        results: dict[str, Any] = {"valid": UNKNOWN, "checkers": {}, "reason": "interrupted before the check"}
-    else:
-        ctx = CheckContext(config=spec.to_json(), out_dir=run_dir, time_limit=spec.check_time_limit,
-                           memory_limit=spec.check_memory_mb * 1024 * 1024)
-        t0 = time.monotonic()
-        results = run_checkers(run.workload.checkers(), history, ctx)
-        timing["check_s"] = round(time.monotonic() - t0, 3)
-        if "liveness" in run.notes:
-            results["checkers"]["liveness"] = {"valid": False, "reason": run.notes["liveness"]}
-            results["valid"] = False
-    results.update(stats=stats, timing=timing, notes=run.notes)
-    write_json(RunDir(run_dir).results, results)
-    root = Path(spec.results_dir)
-    point_latest(run_dir, root)
-    write_reports(run_dir, root)
+                results = {"valid": UNKNOWN, "checkers": {}, "reason": "interrupted during the check"}
+        results.update(stats=stats, timing=run.timing, notes=run.notes)
+        write_json(files.results, results)
+        root = Path(spec.results_dir)
+        point_latest(run_dir, root)
+        write_reports(run_dir, root)
     if interrupted:
         raise KeyboardInterrupt
+    if crash is not None:
+        raise crash
     return RunOutcome(run_dir=run_dir, valid=results["valid"], results=results, stats=stats)
+
+
+def check_run(run: Run, history: History) -> dict[str, Any]:
+    """``{"valid", "checkers"}``: every checker's result, plus ``liveness`` when the cluster did not
+    recover; the run's verdict is the worst of them all (:func:`checkers.merge_validity`)."""
+    spec = run.spec
+    ctx = CheckContext(config=spec.to_json(), out_dir=run.run_dir, time_limit=spec.check_time_limit,
+                       memory_limit=spec.check_memory_mb * 1024 * 1024)
+    t0 = time.monotonic()
+    results = run_checkers(run.workload.checkers(), history, ctx)
+    run.timing["check_s"] = round(time.monotonic() - t0, 3)
+    if "liveness" in run.notes:
+        results["checkers"]["liveness"] = {"valid": False, "reason": run.notes["liveness"]}
+        results["valid"] = merge_validity([c["valid"] for c in results["checkers"].values()])
+    return results
 
 
 def write_reports(run_dir: Path, root: Path) -> None:

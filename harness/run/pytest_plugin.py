@@ -36,7 +36,9 @@ Contract:
   fixtures or carry the ``jepsen`` marker are skipped, and the reason says how
   to fix it.
 * ``jepsen_run(**spec)`` runs a whole :class:`~harness.core.TestSpec`
-  (workload + nemesis) and returns the runner's outcome.
+  (workload + nemesis) and returns the runner's outcome. The fields are checked first,
+  with the rules of the CLI and YAML plans (``harness.run.spec_from_fields``): a bad
+  value is a :class:`~harness.core.UsageError`, with or without Docker.
 """
 
 from __future__ import annotations
@@ -57,12 +59,13 @@ import pytest
 
 from checkers import CheckContext, Result, run_checkers
 from checkers.linearizable import LinearizabilityChecker
-from harness.core import NEMESIS, DockerUnavailable, HistoryWriter, ImageMissing, Op, OpType, TestSpec
+from harness.core import NEMESIS, DockerUnavailable, HistoryWriter, ImageMissing, Op, OpType
 from harness.etcd import DEFAULT_IMAGE, DockerCluster, EtcdError, docker_client
 from harness.report import write_report
 from harness.run._runner import run_test
-from nemesis import FAULTS, parse_nemesis
-from workloads._base import complete_with_error
+from harness.run._validate import spec_from_fields
+from nemesis import FAULTS
+from workloads import complete_with_error
 
 if TYPE_CHECKING:
     from checkers import Checker, Result
@@ -389,20 +392,18 @@ def jepsen_run(request: pytest.FixtureRequest) -> Callable[..., RunOutcome]:
     kw = _marker_kwargs(request)
 
     def run(**fields: Any) -> RunOutcome:
-        reason = docker_unavailable_reason()
-        if reason:
-            pytest.skip(reason)
         fields.setdefault("nodes", int(kw.get("nodes") or request.config.getoption("--etcd-nodes")
                                        or DEFAULT_NODES))
         fields.setdefault("image", str(kw.get("image") or request.config.getoption("--etcd-image")
                                        or DEFAULT_IMAGE))
         fields.setdefault("seed", random.randrange(1 << 31))
         fields.setdefault("results_dir", str(_results_dir(request)))
-        if isinstance(fields.get("nemesis"), str):
-
-            fields["nemesis"] = parse_nemesis(fields["nemesis"])
+        spec = spec_from_fields(**fields)  # UsageError (same rules as the CLI and plans), with or without Docker
+        reason = docker_unavailable_reason()
+        if reason:
+            pytest.skip(reason)
         try:
-            return run_test(TestSpec(**fields))
+            return run_test(spec)
         except ImageMissing as e:
             pytest.skip(f"the etcd image is missing, so this Jepsen-style test cannot run: {e}")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from harness.core import History, TestSpec
+from harness.core import History, TestSpec, read_history
 from harness.run import run_test
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.canary]
@@ -68,8 +68,6 @@ def test_fenced_lock_etcd_set_survives_the_same_pauses(tmp_path: Path) -> None:
 
 def assert_holders_were_paused(results_dir: Path) -> History:
     """The nemesis really paused lock holders' nodes (a canary that never faulted proves nothing)."""
-    from harness.core import read_history
-
     history = read_history(next(results_dir.glob("*/*/history.jsonl")))
     pauses = [op for op in history if op.process == "nemesis" and op.f == "pause" and op.is_info]
     applied = [op for op in pauses if (op.value or {}).get("verified") and op.value.get("target") == "lock-holder"]

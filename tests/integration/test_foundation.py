@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.core import History, TestSpec, op_from_json
+from harness.core import ClusterError, History, Op, OpType, TestSpec, op_from_json
 from harness.etcd import LABEL, RUN_LABEL, DockerCluster, EtcdClient, EtcdError, docker_client
-from workloads._base import complete_with_error
+from workloads import complete_with_error
 
 pytestmark = pytest.mark.docker
 
@@ -76,8 +76,6 @@ def test_timeout_against_a_paused_node_is_indeterminate(cluster: DockerCluster) 
         finally:
             cluster.resume(node)
     assert not e.value.definite
-    from harness.core import Op, OpType
-
     inv = Op(type=OpType.INVOKE, f="write", value=1, process=0)
     assert complete_with_error(inv, e.value).type is OpType.INFO
     assert complete_with_error(inv.with_(f="read"), e.value, idempotent=True).type is OpType.FAIL
@@ -149,8 +147,6 @@ def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
 
 
 def test_a_node_that_fails_to_start_is_named_with_its_log() -> None:
-    from harness.core import ClusterError
-
     c = DockerCluster(run_id="pytest-badstart", size=1, extra_args=["--no-such-flag"], start_timeout=20)
     with pytest.raises(ClusterError) as e:
         c.start()

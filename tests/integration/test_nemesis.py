@@ -14,10 +14,21 @@ from collections.abc import Iterator
 import pytest
 
 from harness.etcd import DockerCluster, EtcdError
-from nemesis import FAULTS, FaultNotApplied, Kill, Latency, Loss, NemesisPackage, Partition, Pause, leftovers
+from nemesis import (
+    FAULTS,
+    FaultNotApplied,
+    Kill,
+    Latency,
+    Loss,
+    NemesisPackage,
+    NetemUnavailable,
+    Partition,
+    Pause,
+    leftovers,
+)
 from nemesis._firewall import IPTABLES_VARIANTS, detect_backend
-from nemesis._netem import NetemUnavailable, ping_ms
-from nemesis._pause import container_status, process_state
+from nemesis._netem import ping_ms
+from nemesis._pause import process_state
 
 pytestmark = pytest.mark.docker
 
@@ -107,9 +118,10 @@ def test_paused_node_does_not_answer(cluster: DockerCluster) -> None:
 def test_kill_then_restart_rejoins(cluster: DockerCluster) -> None:
     fault = Kill(targets=("leader",))
     old = cluster.leader()
+    assert old is not None
     value = fault.start(cluster, random.Random(4))
     assert value["nodes"] == [old]
-    assert container_status(cluster, cluster.node(old)) == "exited"
+    assert cluster.container_status(cluster.node(old)) == "exited"
     survivors = [n for n in cluster.nodes if n.name != old]
     # Move the raft index on while it is down, so the rejoin has to catch up.
     assert wait_for(lambda: cluster.leader(among=survivors) not in (None, old), 15)
@@ -175,6 +187,6 @@ def test_fifty_random_ops_then_heal_leave_nothing(cluster: DockerCluster) -> Non
     for fault in faults:
         fault.heal(cluster)
     assert leftovers(cluster) == []
-    assert all(container_status(cluster, n) == "running" for n in cluster.nodes)
+    assert all(cluster.container_status(n) == "running" for n in cluster.nodes)
     cluster.wait_healthy(45)
     assert applied >= 25, f"only {applied} of 50 ops applied ({errors} not applied)"

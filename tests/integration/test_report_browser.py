@@ -28,6 +28,7 @@ import pytest
 
 from harness.report import _page as report_page
 from harness.report import write_index, write_report
+from harness.report._assets import asset
 from tests.sample_run import HOSTILE, make_sample_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -292,13 +293,13 @@ def test_history_strings_are_shown_as_text_in_the_timeline(tmp_path: Path, brows
 def test_a_broken_script_is_caught(
     tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch, where: str, expected: str
 ) -> None:
-    script = report_page.SCRIPT
+    original = asset("report.js")
     if where == "end":
-        script = script.replace("document.documentElement.setAttribute('data-report', 'rendered');", "null.boom;")
+        script = original.replace("document.documentElement.setAttribute('data-report', 'rendered');", "null.boom;")
     else:
-        script = script.replace("function renderTimeline() {", "function renderTimeline() { undefinedFunction();")
-    assert script != report_page.SCRIPT
-    monkeypatch.setattr(report_page, "SCRIPT", script)
+        script = original.replace("function renderTimeline() {", "function renderTimeline() { undefinedFunction();")
+    assert script != original
+    monkeypatch.setattr(report_page, "asset", lambda name: script if name == "report.js" else asset(name))
     run = make_sample_run(tmp_path / "run", ops=100)
     browser.open(write_report(run))
     assert any(e.startswith(expected) for e in browser.errors), browser.errors

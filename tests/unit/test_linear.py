@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from checkers import CheckContext, LinearizabilityChecker
-from checkers._linear import Budget, LimitReached, check_budget, make_entries, search
-from checkers._models import CasRegisterModel
+import checkers.linearizable as lin
+from checkers import CasRegisterModel, CheckContext, LinearizabilityChecker
+from checkers._linear import Budget, LimitReached, check_budget, make_entries, rss_bytes, search
+from checkers.linearizable import worker_budget
 from harness.core import History, Op, OpType
 from tests.unit.test_linear_support import brute_force, h, linearizable_register_history, random_small_history
 
@@ -209,9 +210,6 @@ def test_brute_force_can_say_no() -> None:
 
 
 def test_forked_workers_share_the_memory_limit() -> None:
-    from checkers._linear import rss_bytes
-    from checkers.linearizable import worker_budget
-
     budget = Budget(memory_limit=1000 * 2**20)
     assert worker_budget(budget, 2, 200 * 2**20) == 400 * 2**20  # (limit - parent) / workers
     assert worker_budget(budget, 2, 2000 * 2**20) == 1  # the parent alone is over: no room
@@ -223,8 +221,6 @@ def test_forked_workers_share_the_memory_limit() -> None:
 
 
 def test_hard_partitions_are_finished_in_forked_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    import checkers.linearizable as lin
-
     calls: list[int] = []
     real = lin._run_forked
 

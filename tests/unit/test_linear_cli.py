@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.run._check import check_command
+from harness.run import check_command
 
 GOOD = (
     '{"process": 0, "type": "invoke", "f": "write", "value": 1}\n'

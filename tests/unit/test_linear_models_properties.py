@@ -6,8 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkers import CheckContext, LinearizabilityChecker
-from checkers._models import model_named
+from checkers import CheckContext, LinearizabilityChecker, model_named
 from harness.core import History
 from tests.unit.test_linear_support import brute_force, h, linearizable_history, random_model_history
 

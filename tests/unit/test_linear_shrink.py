@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from checkers import CheckContext, LinearizabilityChecker
+from checkers import CheckContext, LinearizabilityChecker, model_named
 from checkers._linear import Entry, make_entries
-from checkers._models import model_named
 from checkers._shrink import Shrinker
 from harness.core import History, op_from_json, read_history
-from harness.run._check import check_command
+from harness.run import check_command
 from tests.unit.test_corpus import CORPUS, EXPECTED
 from tests.unit.test_linear_support import h
 

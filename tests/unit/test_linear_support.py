@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from checkers._model import Model
+from checkers import CasRegisterModel, Model, model_named
 from harness.core import History, Op, OpType
 
 
@@ -116,8 +116,6 @@ def _register_op(draw: st.DrawFn, key: Any) -> tuple[str, Any]:
 def linearizable_register_history(draw: st.DrawFn, max_ops: int = 30, keys: int = 2) -> History:
     """A cas-register history from a simulated execution: each op takes effect at a
     random instant inside its interval (or, for info, maybe never)."""
-    from checkers._models import CasRegisterModel
-
     model = CasRegisterModel()
     n = draw(st.integers(1, max_ops))
     procs = draw(st.integers(1, 5))
@@ -214,8 +212,6 @@ def linearizable_history(draw: st.DrawFn, model_name: str, max_ops: int = 25, ke
     """A history of ``model_name`` from a simulated execution: each op takes effect at a
     random instant inside its interval (an ``info`` op maybe never); a mutation the
     model refuses in the state it meets (a held lock acquired) completes as ``fail``."""
-    from checkers._models import model_named
-
     model = model_named(model_name)
     read_f = _MUTATORS[model_name][0]
     n = draw(st.integers(1, max_ops))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checkers import MODELS, CheckContext, LinearizabilityChecker, Model, model_named
-from checkers._models import KVModel
+from checkers import MODELS, CheckContext, KVModel, LinearizabilityChecker, Model, model_named
 from harness.core import History, Op, OpType
 from tests.unit.test_linear_support import brute_force, h
 

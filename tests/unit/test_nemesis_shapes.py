@@ -7,11 +7,9 @@ import random
 import pytest
 
 from harness.core import UsageError
-from nemesis import FAULTS, make_package, parse_nemesis
+from nemesis import FAULTS, SHAPES, Partition, make_package, parse_nemesis
 from nemesis._partition import (
-    SHAPES,
     Grudge,
-    Partition,
     ShapeUnavailable,
     bridge,
     complete_grudge,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from harness import PlanError
+from harness import PlanError, validate_spec
 from harness.core import Op, OpType, TestSpec, UsageError
+from harness.etcd import Node
 from harness.run import parse_plan
-from harness.run._validate import unsupported_roles
 from nemesis import (
     ROLES,
     FaultSkipped,
@@ -28,9 +28,7 @@ from workloads import WORKLOADS
 from workloads.lock import RoleBoard, check_lock_options
 
 
-def node(name: str) -> Any:
-    from harness.etcd import Node
-
+def node(name: str) -> Node:
     return Node(name=name, ip="10.0.0.1", container=f"c-{name}", host_port=0)
 
 
@@ -75,9 +73,10 @@ def test_test_names_have_no_colon() -> None:
 
 def test_role_targets_need_a_workload_that_reports_them() -> None:
     assert role_targets(("pause:lock-holder", "kill:leader", "partition")) == ["lock-holder"]
-    assert unsupported_roles(TestSpec(workload="lock-set", nemesis=("pause:lock-holder",))) is None
-    why = unsupported_roles(TestSpec(workload="register", nemesis=("pause:lock-holder",)))
-    assert why is not None and "register does not" in why and "lock-set" in why
+    validate_spec(TestSpec(workload="lock-set", nemesis=("pause:lock-holder",)))
+    with pytest.raises(UsageError) as e:
+        validate_spec(TestSpec(workload="register", nemesis=("pause:lock-holder",)))
+    assert "register does not" in str(e.value) and "lock-set" in str(e.value)
     for name, workload in WORKLOADS.items():
         assert set(workload.roles) <= set(ROLES), name
 

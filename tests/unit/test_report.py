@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 import harness.report
-from harness import InputError, Op, OpType
+from harness import NEMESIS, InputError, Op, OpType
 from harness.report import _data, write_index, write_report
-from harness.report._assets import SCRIPT
+from harness.report._assets import ASSETS, asset
 from harness.report._data import build_payload
 from harness.report._html import json_script, script_hash
 from harness.report._load import load_run
@@ -86,13 +86,31 @@ def test_the_json_block_cannot_be_closed_by_its_content(text: str) -> None:
     assert json.loads(inner) == {"v": text}
 
 
-def test_the_content_security_policy_allows_only_the_pages_own_script(tmp_path: Path) -> None:
-    page = write_report(make_sample_run(tmp_path / "run", ops=20)).read_text()
+@pytest.mark.parametrize(("which", "script_file"), [("report", "report.js"), ("index", "index.js")])
+def test_the_content_security_policy_allows_only_the_pages_own_script(
+    tmp_path: Path, which: str, script_file: str
+) -> None:
+    run = make_sample_run(tmp_path / "run", ops=20)
+    page = (write_report(run) if which == "report" else write_index(tmp_path)).read_text()
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)
     assert csp is not None
     directives = dict(d.strip().split(" ", 1) for d in html.unescape(csp.group(1)).split(";"))
     assert directives["default-src"] == "'none'"
-    assert directives["script-src"] == script_hash(SCRIPT)  # no 'unsafe-inline': an injected script cannot run
+    (inline,) = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert inline.strip() == asset(script_file).strip()  # the packaged file, inlined as it is
+    assert directives["script-src"] == script_hash(inline)  # no 'unsafe-inline': an injected script cannot run
+
+
+def test_the_assets_are_package_files_inlined_into_both_pages(tmp_path: Path) -> None:
+    for name in ASSETS:
+        assert asset(name).strip(), name
+    with pytest.raises(ValueError, match="no report asset"):
+        asset("../_page.py")
+    report = write_report(make_sample_run(tmp_path / "run", ops=20)).read_text()
+    index = write_index(tmp_path).read_text()
+    assert asset("report.css") in report and asset("report.js") in report
+    assert asset("index.css") not in report and asset("index.js") not in report
+    assert asset("report.css") in index and asset("index.css") in index and asset("index.js") in index
 
 
 def test_the_page_loads_nothing_from_outside(tmp_path: Path) -> None:
@@ -219,7 +237,7 @@ def test_past_the_budget_ok_ops_are_sampled_and_every_other_op_is_kept(
 
 def test_nemesis_faults_become_one_band_per_fault_with_per_node_spans(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    n = "nemesis"
+    n = NEMESIS
     _write_history(
         run,
         [
@@ -248,13 +266,19 @@ def test_nemesis_faults_become_one_band_per_fault_with_per_node_spans(tmp_path: 
 
 def test_a_skipped_fault_start_draws_no_band(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    n = "nemesis"
+    n = NEMESIS
     _write_history(
         run,
         [
             Op(type=OpType.INVOKE, f="pause", process=n, time=1_000_000),
-            Op(type=OpType.INFO, f="pause", process=n, time=1_500_000, error="target lock-holder: no client plays it",
-               value={"target": "lock-holder", "skipped": True, "applied": False}),
+            Op(
+                type=OpType.INFO,
+                f="pause",
+                process=n,
+                time=1_500_000,
+                error="target lock-holder: no client plays it",
+                value={"target": "lock-holder", "skipped": True, "applied": False},
+            ),
             Op(type=OpType.INVOKE, f="pause", process=n, time=3_000_000),
             Op(type=OpType.INFO, f="pause", process=n, time=3_500_000, value={"nodes": ["n2"], "verified": True}),
             Op(type=OpType.INVOKE, f="resume", process=n, time=5_000_000),

@@ -147,10 +147,10 @@ tests:
     image: [etcd-harness/etcd:3.5.16, etcd-harness/etcd:3.4.23]
     seed: 7
   - name: canary
-    workload: {A_WORKLOAD}
+    workload: index
     read_mode: serializable
     time_limit: 12.5
-    options: {{keys: 3}}
+    options: {{read_fraction: 0.9}}
     expect: invalid
 """, "p.yaml")
     assert plan.name == "demo"
@@ -165,7 +165,7 @@ tests:
     canary = plan.entries[-1]
     assert canary.name == "canary" and canary.expect == "invalid" and canary.line == 12
     assert (canary.spec.time_limit, canary.spec.nodes, canary.spec.read_mode) == (12.5, 3, "serializable")
-    assert canary.spec.options == {"keys": 3}
+    assert canary.spec.options == {"read_fraction": 0.9}  # a declared option (an undeclared one is an error)
 
 
 def test_nemesis_values_combine_and_none_and_all() -> None:
