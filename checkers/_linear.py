@@ -27,6 +27,10 @@ What it adds to Porcupine, each measured by ``bench/checker.py``:
 - transitions are memoised per op and state (``step`` runs once per pair);
 - the search is breadth-first over events, so the longest linearizable prefix
   and the states an op could have seen fall out of it for the explanation.
+
+A search may start from a given state (``init``) instead of the model's
+:meth:`~checkers._model.Model.init`: a reproducer starts where the original
+history was when its first op began (see :func:`cut`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ _CHECK_EVERY = 1024  # closure expansions between time/memory checks
 _LOOKAHEAD = 2  # reads after each step whose reach tests prune it
 _Step = tuple[tuple[int, ...], int, tuple[int, ...], tuple[int, ...]]  # (ro invoked since, k, pending mut, pending ro)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_SETUP_CHECK_EVERY = 8192  # ops between time/memory checks while pairing and preparing
+#: How much of a failure :func:`search` explains: everything (``True``), only the failing
+#: op and why (``"why"``, as the shrinker needs), or nothing (``False``).
+Explain = bool | Literal["why"]
 
 
 @dataclass(slots=True)
@@ -127,15 +135,18 @@ def search(
     budget: Budget,
     max_work: int = 0,
     use_invariant: bool = True,
-    explain: bool = True,
+    explain: Explain = True,
+    init: Any = _MISSING,
 ) -> Outcome:
-    """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable.
+    """Decide whether ``entries`` (one partition, ordered by ``invoke_pos``) are linearizable,
+    starting from ``init`` (default: ``model.init()``).
 
     Raises :class:`LimitReached` past the budget, and :class:`WorkExceeded` after
     ``max_work`` configuration expansions (0 = no cap). To continue a search that
     ran out of work instead of starting it again, use :class:`Search`.
     """
-    outcome = Search(model, key, entries, budget, use_invariant=use_invariant, explain=explain).run(max_work)
+    outcome = Search(model, key, entries, budget, use_invariant=use_invariant, explain=explain, init=init).run(
+        max_work)
     if outcome is None:
         raise WorkExceeded
     return outcome
@@ -146,7 +157,12 @@ class Search:
     last stopped, with its memo, so rounds of growing work cost no repeated work.
 
     ``use_invariant``: prune with :meth:`Model.invariant` and :meth:`Model.reach_test`.
-    ``explain``: build the failure explanation (off for a bare verdict, as the shrinker needs).
+    ``explain``: how much of a failure to explain (see :data:`Explain`).
+    ``init``: the state to start from (default: ``model.init()``).
+
+    A fully explained failure's outcome also carries, in ``extra``, ``"path"``: the
+    longest linearizable prefix as ``(op index, state after it)`` pairs, and
+    ``"start"``: the state the search started from (:func:`cut` needs both).
     """
 
     def __init__(
@@ -157,11 +173,13 @@ class Search:
         budget: Budget,
         *,
         use_invariant: bool = True,
-        explain: bool = True,
+        explain: Explain = True,
+        init: Any = _MISSING,
     ) -> None:
         self._cap = [0]
         self.work = 0
-        self._run = _search(model, key, entries, budget, self._cap, use_invariant, explain)
+        start = model.init() if init is _MISSING else init
+        self._run = _search(model, key, entries, budget, self._cap, use_invariant, explain, start)
 
     def run(self, max_work: int = 0) -> Outcome | None:
         """The outcome, or ``None`` if ``max_work`` more expansions (0 = no cap) were not
@@ -181,7 +199,8 @@ def _search(
     budget: Budget,
     cap: list[int],
     use_invariant: bool,
-    explain: bool,
+    explain: Explain,
+    start: Any,
 ) -> Generator[int, None, Outcome]:
     """The search; it yields the work done so far whenever ``cap[0]`` (non-zero) is reached."""
     # Drop what cannot matter: an info read-only op constrains nothing.
@@ -190,6 +209,8 @@ def _search(
     outcome = Outcome(key, True, ops=n)
     if n == 0:
         return outcome
+    if n >= _SETUP_CHECK_EVERY:
+        check_budget(budget)
 
     step: Callable[[Any, Op, Op], tuple[bool, Any]] = model.step
     calls = [e.call for e in entries]
@@ -208,14 +229,20 @@ def _search(
 
     steps, bit = _steps(entries, readonly)
     n_steps = len(steps)
+    if n >= _SETUP_CHECK_EVERY:
+        check_budget(budget)
 
     invariant = model.invariant(list(zip(calls, results, strict=True))) if use_invariant else None
+    broke_invariant = [0]  # transitions the invariant refused: if none, it changed nothing
     if invariant is not None:
         model_step = step
 
         def step(s: Any, call: Op, result: Op) -> tuple[bool, Any]:
             ok, ns = model_step(s, call, result)
-            return ok and invariant(ns), ns
+            if ok and not invariant(ns):
+                broke_invariant[0] += 1
+                return False, ns
+            return ok, ns
 
     # For each step, a test of the states a future read still allows (None: none).
     has_reach = type(model).reach_test is not Model.reach_test
@@ -291,7 +318,7 @@ def _search(
                             later.append((nl, ns, np))
             frontier = later
 
-    stack: list[Iterator[Any]] = [iter(((0, model.init(), None),))]
+    stack: list[Iterator[Any]] = [iter(((0, start, None),))]
     while stack:
         child = next(stack[-1], None)
         if child is None:
@@ -330,18 +357,34 @@ def _search(
         outcome.valid = False
         if explain:
             k = steps[deepest][1]
-            outcome.failure = failure = _explain(model, entries, k, deep_states, deep_path)
-            if invariant is not None or pruned:
+            path = _path_list(deep_path)
+            failure: dict[str, Any]
+            unlin: dict[str, Any]
+            if explain == "why":
+                bad = entries[k]
+                failure = {"index": bad.call.index, "why": model.explain(bad.call, bad.result, list(deep_states))}
+                unlin = failure
+            else:
+                failure = _explain(model, entries, k, deep_states, path, start)
+                unlin = failure["unlinearizable"][0]
+                outcome.extra = {"path": [(entries[j].call.index, st) for j, st in path], "start": start}
+            outcome.failure = failure
+            if broke_invariant[0] or pruned:
                 # Pruning cut states early; explain in plain model terms if that is cheap.
+                plain: Outcome | None
                 try:
-                    plain = search(model, key, entries, budget, max(_PLAIN_WORK, 2 * work), use_invariant=False)
+                    plain = search(model, key, entries, budget, max(_PLAIN_WORK, 2 * work), use_invariant=False,
+                                   explain=explain, init=start)
                 except WorkExceeded:
-                    plain = None
+                    plain = _explain_after(model, key, entries, k, path, start, budget, max(_PLAIN_WORK, 2 * work),
+                                           explain)
                 if plain is not None and plain.failure is not None:
                     outcome.failure = failure = plain.failure
+                    outcome.extra = plain.extra
+                    unlin = failure if explain == "why" else failure["unlinearizable"][0]
                 else:
-                    failure["unlinearizable"][0]["why"] += " (and no order fits the values read later)"
-            outcome.reason = failure["unlinearizable"][0]["why"]
+                    unlin["why"] += " (and no order fits the values read later)"
+            outcome.reason = unlin["why"]
 
     outcome.peak_configs = len(memo)
     outcome.expansions = work
@@ -462,55 +505,146 @@ def op_json(e: Entry, model: Model[Any]) -> dict[str, Any]:
     }
 
 
-def _explain(model: Model[Any], entries: Sequence[Entry], k: int, states_seen: set[Any], path: Any) -> dict[str, Any]:
+def _explain(
+    model: Model[Any], entries: Sequence[Entry], k: int, states_seen: set[Any], path: list[tuple[int, Any]], start: Any
+) -> dict[str, Any]:
     """The failure of op ``k``: longest prefix, the states it could see, and a window."""
     bad = entries[k]
     states = list(states_seen)
     why = model.explain(bad.call, bad.result, states)
-    longest = _path_list(path)
-
-    # Window: the failed op, every op overlapping it, and the last few ops before them.
-    end = bad.return_pos
-    overlapping = [
-        i for i, e in enumerate(entries) if e.invoke_pos <= end and (e.return_pos < 0 or e.return_pos >= bad.invoke_pos)
-    ]
-    ok_overlap = [i for i in overlapping if entries[i].return_pos >= 0]
-    start = min(entries[i].invoke_pos for i in ok_overlap)
-    before = [i for i, e in enumerate(entries) if 0 <= e.return_pos < start]
-    before.sort(key=lambda i: entries[i].return_pos)
-    context = before[-3:]
-    if context:
-        start = min(start, *(entries[i].invoke_pos for i in context))
-    # info ops invoked long before the window are left out: they may act anywhere
-    chosen = sorted(
-        set(context) | {i for i in overlapping if entries[i].return_pos >= 0 or entries[i].invoke_pos >= start},
-        key=lambda i: entries[i].invoke_pos,
-    )
-    window_ops = [op_json(entries[i], model) for i in chosen]
+    index_path = [(entries[j].call.index, st) for j, st in path]
+    window = cut(entries, bad, index_path, start, window_start(entries, bad))
+    window_ops = [op_json(e, model) for e in window.ops]
     times = [t for o in window_ops for t in (o["invoke_time"], o["complete_time"]) if t is not None]
     unlin = op_json(bad, model)
     unlin["why"] = why
     unlin["possible_states"] = sorted({model.describe_state(s) for s in states})[:50]
     return {
-        "longest_prefix": [entries[i].call.index for i, _ in longest],
-        "prefix_states": [model.describe_state(s) for _, s in longest],
+        "longest_prefix": [ix for ix, _ in index_path],
+        "prefix_states": [model.describe_state(s) for _, s in index_path],
         "unlinearizable": [unlin],
-        "window": {"start_time": min(times, default=0), "end_time": max(times, default=0), "ops": window_ops},
-        "pending_info_before_window": sum(1 for e in entries if e.return_pos < 0 and e.invoke_pos < start),
+        "window": {
+            "start_time": min(times, default=0),
+            "end_time": max(times, default=0),
+            "initial_state": model.state_json(window.state),
+            "initial_state_description": model.describe_state(window.state),
+            "after_index": window.after,
+            "ops": window_ops,
+        },
+        "pending_info_before_window": window.dropped_info,
     }
 
 
-def make_entries(ops: Sequence[Op]) -> tuple[list[Entry], list[int]]:
+def _explain_after(
+    model: Model[Any],
+    key: Hashable,
+    entries: Sequence[Entry],
+    k: int,
+    path: list[tuple[int, Any]],
+    start: Any,
+    budget: Budget,
+    max_work: int,
+    explain: Explain,
+) -> Outcome | None:
+    """A pruned search's failure at op ``k`` explained in plain model terms from the window's
+    start on: the plain search of the whole history took too long, so search, without
+    pruning, the ops left after the longest linearizable prefix's part before the window,
+    from the state that part reaches (:func:`cut` with ``whole``). That is not linearizable
+    either, and its failure names the op (often a read after ``k``) and the states it could
+    see from there. ``None`` if that also takes more than ``max_work``."""
+    index_path = [(entries[j].call.index, st) for j, st in path]
+    c = cut(entries, entries[k], index_path, start, window_start(entries, entries[k]), whole=True)
+    try:
+        sub = search(model, key, c.ops, budget, max_work, use_invariant=False, explain=explain, init=c.state)
+    except WorkExceeded:
+        return None
+    if sub.valid is not False or sub.failure is None:
+        return None
+    if explain is True:
+        sub.extra["path"] = c.prefix + sub.extra["path"]
+        sub.extra["start"] = start
+        sub.failure["longest_prefix"] = [ix for ix, _ in c.prefix] + sub.failure["longest_prefix"]
+        sub.failure["prefix_states"] = [model.describe_state(s) for _, s in c.prefix] + sub.failure["prefix_states"]
+    return sub
+
+
+def window_start(entries: Sequence[Entry], bad: Entry) -> int:
+    """Where the window of ``bad``'s failure begins (an event position): at the first op that
+    overlaps ``bad`` and completed, or at the last three ops that completed before those."""
+    end = bad.return_pos
+    overlapping = [e for e in entries if e.invoke_pos <= end and e.return_pos >= bad.invoke_pos]
+    start = min(e.invoke_pos for e in overlapping)  # bad itself is one of them
+    before = sorted((e for e in entries if 0 <= e.return_pos < start), key=lambda e: e.return_pos)[-3:]
+    return min([start, *(e.invoke_pos for e in before)])
+
+
+@dataclass(slots=True)
+class Cut:
+    """A failure's ops from some point of the history on, and the state the history was in there.
+
+    ``state``: the model state after ``after`` (an op index; ``None``: the history's
+    start) in the longest linearizable prefix the search found; ``ops``: in invocation
+    order; ``dropped_info``: info ops invoked before the cut that it leaves out (the
+    prefix did not need them).
+    """
+
+    state: Any
+    ops: list[Entry]
+    after: int | None
+    dropped_info: int
+    prefix: list[tuple[int, Any]]  # the part of the path before the cut
+
+
+def cut(
+    entries: Sequence[Entry], bad: Entry, path: Sequence[tuple[int, Any]], start: Any, at: int, whole: bool = False
+) -> Cut:
+    """The ops of ``bad``'s failure from event position ``at`` on, with the state they start from,
+    such that they fail on ``bad`` again. ``whole``: every op of ``entries`` but those the
+    path linearizes before the cut (then the cut is not linearizable, but may fail on a
+    later op: a failure the search found by pruning with later reads needs them).
+
+    ``path`` is the longest linearizable prefix the search found (``(op index, state after
+    it)``, from the state ``start``): a legal linearization of every op that completed
+    before ``bad`` did. Ops invoked before ``at`` that ``path`` linearizes before its first
+    op invoked at or after ``at`` make the cut's starting state; those it linearizes later
+    (ops pending across ``at``) join the cut's ops, with every op invoked from ``at`` until
+    ``bad`` returned. Why the cut still fails on ``bad``: ``path``'s remainder reaches
+    ``bad``'s return from that state, and any linearization of the cut that got past it
+    would, after ``path``'s beginning, be one of the whole history (every op invoked
+    before ``at`` precedes every op invoked from ``at`` that completes earlier, in real time).
+    """
+    end = bad.return_pos
+    by_index = {e.call.index: e for e in entries}
+    inside = [e for e in entries if at <= e.invoke_pos <= end]
+    split = next((i for i, (ix, _) in enumerate(path) if by_index[ix].invoke_pos >= at), len(path))
+    state = path[split - 1][1] if split else start
+    after = path[split - 1][0] if split else None
+    late = [by_index[ix] for ix, _ in path[split:] if by_index[ix].invoke_pos < at]
+    used = {ix for ix, _ in path}
+    dropped = sum(1 for e in entries if e.invoke_pos < at and e.return_pos < 0 and e.call.index not in used)
+    if whole:
+        before = {ix for ix, _ in path[:split]}
+        return Cut(state, [e for e in entries if e.call.index not in before], after, 0, list(path[:split]))
+    ops = sorted([*inside, *late], key=lambda e: e.invoke_pos)
+    return Cut(state, ops, after, dropped, list(path[:split]))
+
+
+def make_entries(ops: Sequence[Op], budget: Budget | None = None) -> tuple[list[Entry], list[int]]:
     """Pair invocations with completions (``fail`` ops dropped), in invocation order.
 
     Returns the entries and the positions (in ``ops``) of completions that had no
-    invocation, for the caller to report.
+    invocation, for the caller to report. ``budget``: checked as it goes (it raises
+    :class:`LimitReached`).
     """
     entries: list[Entry] = []
     pending: dict[Any, tuple[int, Op]] = {}
     orphans: list[int] = []
     done: list[tuple[int, Op, int, Op | None]] = []
+    checking = budget is not None and (budget.deadline or budget.memory_limit)
     for pos, op in enumerate(ops):
+        if checking and not pos % _SETUP_CHECK_EVERY:
+            assert budget is not None
+            check_budget(budget)
         if op.process == "nemesis":
             continue
         if op.type is OpType.INVOKE:
@@ -529,7 +663,10 @@ def make_entries(ops: Sequence[Op]) -> tuple[list[Entry], list[int]]:
     for pos, op in pending.values():
         done.append((pos, op, -1, None))
     done.sort(key=lambda d: d[0])
-    for ipos, call, rpos, completion in done:
+    for n, (ipos, call, rpos, completion) in enumerate(done):
+        if checking and not n % _SETUP_CHECK_EVERY:
+            assert budget is not None
+            check_budget(budget)
         if rpos >= 0:
             assert completion is not None
             result = completion

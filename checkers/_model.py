@@ -48,6 +48,15 @@ def freeze(value: Any) -> Hashable:
     return value  # type: ignore[no-any-return]
 
 
+def thaw(value: Any) -> Any:
+    """:func:`freeze` undone as far as JSON goes: tuples and sets become lists, recursively."""
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((thaw(v) for v in value), key=repr)
+    return value
+
+
 def show(value: Any) -> str:
     """A short human form of a value: ``None`` reads as ``absent``."""
     if value is None:
@@ -133,6 +142,16 @@ class Model(Generic[S]):
 
     def describe_state(self, state: S) -> str:
         return show(state)
+
+    def state_json(self, state: S) -> Any:
+        """``state`` as JSON data, for a reproducer's header (:meth:`state_from_json` reads it
+        back). Default: tuples and sets become lists."""
+        return thaw(state)
+
+    def state_from_json(self, data: Any) -> S:
+        """The state :meth:`state_json` wrote; ``ValueError`` if ``data`` is not one.
+        Default: :func:`freeze` (lists become tuples)."""
+        return freeze(data)  # type: ignore[return-value]
 
     def explain(self, call: Op, result: Op, states: Sequence[S]) -> str:
         """Why the op cannot be linearized, given every state it could have seen."""

@@ -94,6 +94,11 @@ class MutexModel(Model[bool]):
     def describe_state(self, state: bool) -> str:
         return "held" if state else "free"
 
+    def state_from_json(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise ValueError(f"a lock state is true (held) or false (free), got {data!r}")
+        return data
+
 
 class KVModel(Model[str]):
     """One string per key: ``get`` outputs it ("" or ``None`` = absent), ``put v`` sets it,
@@ -143,6 +148,11 @@ class KVModel(Model[str]):
             return None
         return seen.startswith
 
+    def state_from_json(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise ValueError(f"a kv state is a string, got {data!r}")
+        return data
+
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "get":
             return f"get {show(result.value or '')}" if result.is_ok else "get"
@@ -184,6 +194,11 @@ class CounterModel(Model[int]):
         if all(n <= 0 for n in steps):
             return seen.__le__
         return None
+
+    def state_from_json(self, data: Any) -> int:
+        if type(data) is not int:
+            raise ValueError(f"a counter state is an integer, got {data!r}")
+        return data
 
     def describe_op(self, call: Op, result: Op) -> str:
         if call.f == "read":

@@ -40,12 +40,15 @@ class CheckContext:
 
     ``time_limit`` (seconds) and ``memory_limit`` (bytes) bound the check; 0 means
     no limit. A checker that passes either returns ``unknown`` with the reason.
+    ``started``: the ``time.monotonic()`` the time limit counts from, when the caller
+    spent some of it already (reading the history); 0 = when the check starts.
     """
 
     config: Mapping[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
     time_limit: float = 0.0
     memory_limit: int = 0
+    started: float = 0.0
 
 
 class Checker(Protocol):

@@ -24,9 +24,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from checkers._model import Model, freeze
+from checkers._model import Model, freeze, thaw
 from harness.core import Op
 
 FolderState = frozenset[tuple[str, Hashable]]
@@ -76,6 +76,14 @@ class FolderModel(Model[FolderState]):
 
     def describe_state(self, state: FolderState) -> str:
         return _show_map(state)
+
+    def state_json(self, state: FolderState) -> Any:
+        return {k: thaw(v) for k, v in sorted(state, key=lambda kv: kv[0])}
+
+    def state_from_json(self, data: Any) -> FolderState:
+        if not isinstance(data, dict):
+            raise ValueError(f"a folder state is a map, got {data!r}")
+        return _as_state(data)
 
 
 def _as_state(value: object) -> FolderState:

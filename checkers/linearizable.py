@@ -14,6 +14,20 @@ Example::
     (False, 'key r3: read 3, but the register can only be 1 or 4 here')
 
 ``result.details`` follows "Linearizability details" in ``docs/ARCHITECTURE.md``.
+
+Reproducers: each explained failure's ``window`` and ``minimal`` start from the state
+the history was in where they begin (``initial_state``: the state after op
+``after_index`` in the longest linearizable prefix), and re-check as failing on the
+same op (the minimal one for the same reason, too). A history whose
+``meta["reproducer"]`` gives an ``initial_state`` (a file ``--minimal-out`` wrote)
+starts partition ``key`` from it; :func:`minimal_history` and :func:`window_history`
+build such histories.
+
+Lost locks: with the mutex model, a release that failed or whose lease was lost (see
+:mod:`checkers.mutex`) is read as a release of unknown outcome (it may take effect any
+time after its invocation: the lock expired under its holder), and the finding is
+listed under ``lost_locks``, as the mutex checker lists it; a failure on a key with a
+lost lock names it.
 """
 
 from __future__ import annotations
@@ -23,12 +37,37 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from checkers._linear import Budget, Entry, LimitReached, Outcome, Search, make_entries, op_json, rss_bytes
+from checkers._linear import (
+    Budget,
+    Entry,
+    LimitReached,
+    Outcome,
+    Search,
+    check_budget,
+    cut,
+    make_entries,
+    op_json,
+    rss_bytes,
+    window_start,
+)
 from checkers._model import Model
-from checkers._models import model_named
+from checkers._models import MutexModel, model_named
 from checkers._result import UNKNOWN, CheckContext, Result
-from checkers._shrink import Shrinker, Shrunk
-from harness.core import History, Op
+from checkers._shrink import CANDIDATE_WORK, Shrinker, Shrunk, order_only
+from checkers.mutex import LostLock, find_lost_locks
+from harness.core import History, Op, OpType, op_from_json
+
+__all__ = [
+    "LimitReached",
+    "LinearizabilityChecker",
+    "budget_for",
+    "check_budget",
+    "minimal_history",
+    "minimal_json",
+    "reproducer_header",
+    "unsupported_ops",
+    "window_history",
+]
 
 #: Partitions still unfinished after this much work each (if two or more) are finished
 #: in forked workers. Forking the whole check does not pay on easy histories: measured by
@@ -45,12 +84,27 @@ ROUND_GROWTH = 4
 #: of the check's remaining time limit it may take.
 SHRINK_SECONDS = 5.0
 SHRINK_SHARE = 0.25
+#: Work each reproducer candidate's check may take: what the failing partition's search
+#: took, within these bounds (a candidate is a part of it).
+MAX_CANDIDATE_WORK = 50_000
 _SKIPPED = "not checked: another key already failed"
+_PARTS_BETWEEN_CHECKS = 16  # partitions between two time/memory checks (a small one never checks itself)
 
 _JOBS: list[tuple[Hashable, list[Entry]]] = []  # inherited by forked workers
 _JOB_SEARCHES: dict[int, Search] = {}
 _JOB_BUDGET: list[Budget] = []
 _JOB_SHARE: list[int] = []
+
+
+def budget_for(ctx: CheckContext, now: float | None = None) -> Budget:
+    """The budget of a check under ``ctx``: its time limit counts from ``ctx.started`` (if
+    set: the caller also spent it on reading the history), else from ``now``."""
+    started = ctx.started or (time.monotonic() if now is None else now)
+    return Budget(
+        deadline=started + ctx.time_limit if ctx.time_limit else 0.0,
+        memory_limit=ctx.memory_limit,
+        time_limit=ctx.time_limit,
+    )
 
 
 def unsupported_ops(model: Model[Any], history: History) -> list[tuple[int, str]]:
@@ -94,28 +148,67 @@ class LinearizabilityChecker:
 
     def check(self, history: History, ctx: CheckContext) -> Result:
         started = time.monotonic()
-        budget = Budget(
-            deadline=started + ctx.time_limit if ctx.time_limit else 0.0,
-            memory_limit=ctx.memory_limit,
-            time_limit=ctx.time_limit,
-        )
+        budget = budget_for(ctx, started)
+        try:
+            return self._check(history, budget, started)
+        except LimitReached as e:
+            return Result(UNKNOWN, str(e), {"model": self.model.name, "time_s": round(time.monotonic() - started, 6)})
+        except MemoryError:
+            return Result(UNKNOWN, "ran out of memory", {"model": self.model.name})
+
+    def _check(self, history: History, budget: Budget, started: float) -> Result:
         bad = unsupported_ops(self.model, history)
         if bad:
-            pos, problem = bad[0]
-            return Result(UNKNOWN, f"op {history.ops[pos].index}: {problem}", {"unsupported_ops": len(bad)})
-
-        entries, _orphans = make_entries(history.ops)
+            pos, unsupported = bad[0]
+            return Result(UNKNOWN, f"op {history.ops[pos].index}: {unsupported}", {"unsupported_ops": len(bad)})
+        starts, problem = self._initial_states(history)
+        if problem is not None:
+            return Result(UNKNOWN, problem, {"model": self.model.name})
+        lost = find_lost_locks(history) if isinstance(self.model, MutexModel) else []
+        ops = _expired_releases(history.ops, lost)
+        check_budget(budget)
+        entries, _orphans = make_entries(ops, budget)
         parts: dict[Hashable, list[Entry]] = {}
         key_of = self.model.partition_key
-        for e in entries:
+        for n, e in enumerate(entries):
+            if not n % 8192:
+                check_budget(budget)
             parts.setdefault(key_of(e.call), []).append(e)
         jobs = list(parts.items())
-        outcomes = self._run(jobs, budget, len(entries))
+        outcomes = self._run(jobs, budget, len(entries), starts)
         self._shrink(outcomes, parts, budget)
-        return self._result(outcomes, time.monotonic() - started)
+        result = self._result(outcomes, time.monotonic() - started, lost)
+        if starts:
+            result.details["initial_states"] = [
+                {"key": _key_json(k), "state": self.model.state_json(s), "description": self.model.describe_state(s)}
+                for k, s in starts.items()
+            ]
+        return result
+
+    def _initial_states(self, history: History) -> tuple[dict[Hashable, Any], str | None]:
+        """The partitions a reproducer's header starts from a given state, and what is wrong with the header."""
+        header = history.meta.get("reproducer")
+        if not isinstance(header, dict) or "initial_state" not in header:
+            return {}, None
+        model = header.get("model")
+        if model is not None and model != self.model.name:
+            return {}, f"this reproducer is for the {model} model; check it with --model {model}"
+        try:
+            state = self.model.state_from_json(header["initial_state"])
+        except (TypeError, ValueError) as e:
+            return {}, f"the reproducer's initial_state is not a state of the {self.model.name} model: {e}"
+        key = header.get("key")
+        keys = {self.model.partition_key(op): None for op in history.ops if op.is_invoke and op.is_client}
+        return {k: state for k in keys if _key_json(k) == key}, None
 
     def _shrink(self, outcomes: list[Outcome], parts: dict[Hashable, list[Entry]], budget: Budget) -> None:
-        """Add a ``minimal`` reproducer to each explained failure, within the shrink time."""
+        """Add a ``minimal`` reproducer to each explained failure, within the shrink time.
+
+        The reproducer fails on the same op for the same reason, from the state the history
+        was in where it begins. It is shrunk from the window's ops first, then from cuts
+        further back (each starting in the state the longest linearizable prefix gives
+        there), until one fails the same way: a window that starts in another state than
+        the whole history could be in may see fewer states at the failing op."""
         if not self.shrink_seconds:
             return
         now = time.monotonic()
@@ -124,35 +217,43 @@ class LinearizabilityChecker:
             seconds = min(seconds, SHRINK_SHARE * max(0.0, budget.deadline - now))
         deadline = now + seconds
         for o in [o for o in outcomes if o.valid is False][: self.max_failures]:
-            if o.failure is None or time.monotonic() >= deadline:
+            if o.failure is None or "path" not in o.extra or time.monotonic() >= deadline:
                 continue
             part = parts[o.key]
-            window = {op["index"] for op in o.failure["window"]["ops"]}
-            bad = o.failure["unlinearizable"][0]["index"]
-            shrinker = Shrinker(
-                self.model,
-                o.key,
-                part,
-                deadline,
-                memory_limit=budget.memory_limit,
-                keep=next((e for e in part if e.call.index == bad), None),
-            )
-            # candidates to start from, smallest first: the window, then the last ops up
-            # to the failing one (the cause is usually near it), then all of them
-            keep = shrinker.keep
-            prefix = [e for e in part if keep is None or e.invoke_pos <= keep.return_pos]
-            tails = [prefix[-n:] for n in (8, 16, 32) if n < len(prefix)]
-            found = shrinker.run([[e for e in part if e.call.index in window], *tails, prefix])
-            if found is not None:
-                o.failure["minimal"] = minimal_json(self.model, found)
+            unlin = o.failure["unlinearizable"][0]
+            bad = next((e for e in part if e.call.index == unlin["index"]), None)
+            if bad is None:
+                continue
+            size = sum(1 for e in part if not (e.return_pos < 0 and self.model.readonly(e.call)))
+            story = order_only(self.model, part, o.extra["start"])
+            work = max(CANDIDATE_WORK, min(o.expansions, MAX_CANDIDATE_WORK))
+            for at, whole in [*((at, False) for at in _cut_points(part, bad)), (0, True)]:
+                c = cut(part, bad, o.extra["path"], o.extra["start"], at, whole)
+                shrinker = Shrinker(self.model, o.key, c.ops, deadline, memory_limit=budget.memory_limit, keep=bad,
+                                    why=unlin["why"], start=c.state, after=c.after, original_size=size,
+                                    order_only=story, candidate_work=work)
+                found = shrinker.run()
+                if found is not None:
+                    o.failure["minimal"] = minimal_json(self.model, found, bad, unlin["why"])
+                    break
+                if shrinker.timed_out:
+                    break
 
     # ---- running partitions ------------------------------------------------------------
 
-    def _run(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, n_ops: int) -> list[Outcome]:
+    def _run(
+        self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, n_ops: int, starts: dict[Hashable, Any]
+    ) -> list[Outcome]:
         workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
-        return self._run_rounds(jobs, budget, min(workers, len(jobs)))
+        return self._run_rounds(jobs, budget, min(workers, len(jobs)), starts)
 
-    def _run_rounds(self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, workers: int = 1) -> list[Outcome]:
+    def _run_rounds(
+        self,
+        jobs: list[tuple[Hashable, list[Entry]]],
+        budget: Budget,
+        workers: int = 1,
+        starts: dict[Hashable, Any] | None = None,
+    ) -> list[Outcome]:
         """Check partitions in rounds of growing work; after a failure, finish the round and stop.
 
         Each partition's search is resumed, not restarted, in the next round. With
@@ -163,12 +264,25 @@ class LinearizabilityChecker:
         searches: dict[int, Search] = {}
         max_work = FIRST_ROUND_WORK if len(jobs) > 1 else 0
         spent = 0
+        starts = starts or {}
         while todo:
-            later = []
-            for i in todo:
+            later: list[int] = []
+            for n, i in enumerate(todo):
                 key, part = jobs[i]
+                if not n % _PARTS_BETWEEN_CHECKS:
+                    try:
+                        check_budget(budget)
+                    except LimitReached as e:
+                        # past the limit: every partition not yet decided is unknown
+                        for j in [*later, *todo[n:]]:
+                            done[j] = Outcome(jobs[j][0], UNKNOWN, str(e), ops=len(jobs[j][1]))
+                        later = []
+                        break
                 if i not in searches:
-                    searches[i] = Search(self.model, key, part, budget)
+                    if key in starts:
+                        searches[i] = Search(self.model, key, part, budget, init=starts[key])
+                    else:
+                        searches[i] = Search(self.model, key, part, budget)
                 outcome = _resume(searches[i], key, part, max_work)
                 if outcome is None:
                     later.append(i)
@@ -190,7 +304,7 @@ class LinearizabilityChecker:
             max_work = max_work * ROUND_GROWTH if len(todo) > 1 else 0
         return [done[i] for i in range(len(jobs))]
 
-    def _result(self, outcomes: list[Outcome], elapsed: float) -> Result:
+    def _result(self, outcomes: list[Outcome], elapsed: float, lost: list[LostLock]) -> Result:
         failed = [o for o in outcomes if o.valid is False]
         skipped = [o for o in outcomes if o.reason == _SKIPPED]
         unknown = [o for o in outcomes if o.valid == UNKNOWN and o.reason != _SKIPPED]
@@ -205,32 +319,71 @@ class LinearizabilityChecker:
             "unknown": [{"key": _key_json(o.key), "reason": o.reason} for o in unknown],
             "skipped": len(skipped),
         }
-        for o in failed[: self.max_failures]:
+        if isinstance(self.model, MutexModel):
+            details["lost_locks"] = [lock.to_json() for lock in lost]
+        related_note = ""
+        for n, o in enumerate(failed[: self.max_failures]):
             assert o.failure is not None
-            details["failures"].append({"key": _key_json(o.key), **o.failure})
+            failure = {"key": _key_json(o.key), **o.failure}
+            bad_index = failure["unlinearizable"][0]["index"]
+            related = [lock for lock in lost if lock.key == o.key and lock.acquire.index < bad_index][-3:]
+            if related:
+                failure["lost_locks"] = [lock.to_json() for lock in related]
+                if n == 0:
+                    related_note = f" (it may follow from a lost lock: {related[-1].why})"
+            details["failures"].append(failure)
         if failed:
             details["failed_keys"] = len(failed)
             first = failed[0]
             where = f"key {first.key}: " if first.key is not None else ""
             more = f" (and {len(failed) - 1} more keys)" if len(failed) > 1 else ""
-            return Result(False, f"{where}{first.reason}{more}", details)
+            return Result(False, f"{where}{first.reason}{related_note}{more}", details)
         if unknown:
             where = f"key {unknown[0].key}: " if unknown[0].key is not None else ""
             return Result(UNKNOWN, f"{where}{unknown[0].reason}", details)
-        return Result(True, f"linearizable ({len(outcomes)} partitions)", details)
+        note = ""
+        if lost:
+            more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+            note = (f"; {len(lost)} lost lock{'' if len(lost) == 1 else 's'}, read as released after "
+                    f"{'its' if len(lost) == 1 else 'their'} release began: {lost[0].why}{more}")
+        return Result(True, f"linearizable ({len(outcomes)} partitions){note}", details)
 
 
-def minimal_json(model: Model[Any], shrunk: Shrunk) -> dict[str, Any]:
+def _expired_releases(ops: list[Op], lost: list[LostLock]) -> list[Op]:
+    """``ops`` with each lost lock's failed release read as a release of unknown outcome: the
+    lock expired under its holder, so it was released at some point after the release began."""
+    expired = {lock.completion.index for lock in lost if lock.completion is not None
+               and lock.completion.type is OpType.FAIL}
+    return [op.with_(type=OpType.INFO) if op.index in expired else op for op in ops] if expired else ops
+
+
+def _cut_points(part: list[Entry], bad: Entry) -> list[int]:
+    """Where the reproducer candidates of ``bad``'s failure begin: the window's start, then
+    twice as far back each time, then the history's start (event positions)."""
+    at = window_start(part, bad)
+    first = next((i for i, e in enumerate(part) if e.invoke_pos >= at), 0)
+    points = [at]
+    step = max(8, sum(1 for e in part[first:] if e.invoke_pos <= bad.return_pos))
+    while first > 0:
+        first = max(0, first - step)
+        step *= 2
+        points.append(part[first].invoke_pos if first else 0)
+    return points
+
+
+def minimal_json(model: Model[Any], shrunk: Shrunk, bad: Entry | None = None, why: str | None = None) -> dict[str, Any]:
     """The ``minimal`` part of a failure: the reproducer's ops (as in ``window``), its size,
-    and ``history``: its recorded ops (invocations and completions) as JSONL objects, in
-    order, which re-check as not linearizable."""
+    the state it starts from (``initial_state``: the state after op ``after_index`` of the
+    original history, or at its start when that is ``None``), the op it fails on
+    (``fails_on``) and why, and ``history``: its recorded ops (invocations and completions)
+    as JSONL objects, in order, which re-check from that state as failing on the same op
+    for the same reason."""
     events: list[tuple[int, Op]] = []
     for e in shrunk.entries:
-        events.append((e.invoke_pos, e.call))
+        events.append((e.call.index, e.call))
         if e.completion is not None:
-            end = e.return_pos if e.return_pos >= 0 else e.invoke_pos  # an info completion: its place is lost
-            events.append((end, e.completion))
-    events.sort(key=lambda ev: (ev[0], ev[1].index))
+            events.append((e.completion.index, e.completion))
+    events.sort(key=lambda ev: ev[0])
     return {
         "ops": [op_json(e, model) for e in shrunk.entries],
         "size": len(shrunk.entries),
@@ -238,8 +391,52 @@ def minimal_json(model: Model[Any], shrunk: Shrunk) -> dict[str, Any]:
         "shrunk_in_s": round(shrunk.seconds, 6),
         "complete": shrunk.complete,
         "order_only": shrunk.order_only,
+        "initial_state": model.state_json(shrunk.start),
+        "initial_state_description": model.describe_state(shrunk.start),
+        "after_index": shrunk.after,
+        "fails_on": bad.call.index if bad is not None else None,
+        "why": why,
         "history": [op.to_json() for _, op in events],
     }
+
+
+def reproducer_header(model: str, failure: dict[str, Any], part: str = "minimal") -> dict[str, Any]:
+    """The header line of a reproducer file, for ``failure``'s ``minimal`` (or ``window``):
+    ``{"reproducer": {"model", "key", "initial_state", "after_index", "fails_on", "why"}}``.
+    ``etcd-harness check`` starts partition ``key`` from ``initial_state`` when it reads it."""
+    src = failure[part]
+    unlin = failure["unlinearizable"][0]
+    return {"reproducer": {
+        "model": model,
+        "key": failure.get("key"),
+        "initial_state": src["initial_state"],
+        "initial_state_description": src.get("initial_state_description"),
+        "after_index": src.get("after_index"),
+        "fails_on": unlin["index"],
+        "why": unlin["why"],
+        "part": part,
+    }}
+
+
+def minimal_history(model: str, failure: dict[str, Any]) -> History:
+    """``failure``'s minimal reproducer as the history ``--minimal-out`` writes: its ops keep
+    their indexes, and ``meta["reproducer"]`` its starting state."""
+    header = reproducer_header(model, failure)["reproducer"]
+    return History([op_from_json(d) for d in failure["minimal"]["history"]], {"reproducer": header})
+
+
+def window_history(model: str, history: History, failure: dict[str, Any]) -> History:
+    """``failure``'s window as a history of its own (cut from ``history``, the history that
+    was checked): the window's ops, invocations and completions, with their indexes, and
+    ``meta["reproducer"]`` its starting state. It re-checks as failing on the same op."""
+    wanted: set[int] = set()
+    for op in failure["window"]["ops"]:
+        wanted.add(op["index"])
+        if op.get("complete_index") is not None:
+            wanted.add(op["complete_index"])
+    header = reproducer_header(model, failure, "window")["reproducer"]
+    ops = _expired_releases(history.ops, find_lost_locks(history)) if model == MutexModel.name else history.ops
+    return History([op for op in ops if op.index in wanted], {"reproducer": header})
 
 
 def _key_json(key: Hashable) -> Any:
@@ -278,6 +475,10 @@ def worker_budget(budget: Budget, workers: int, parent_rss: int) -> int:
 
 def _job(index: int) -> tuple[int, Outcome]:
     key, part = _JOBS[index]
+    try:
+        check_budget(_JOB_BUDGET[0])  # a small partition's search never checks it itself
+    except LimitReached as e:
+        return index, Outcome(key, UNKNOWN, str(e), ops=len(part))
     outcome = _resume(_JOB_SEARCHES[index], key, part, 0)
     assert outcome is not None
     return index, outcome

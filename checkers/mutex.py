@@ -29,6 +29,16 @@ paused or cut-off node); if sooner, etcd granted the lock while the holder's
 lease was alive (revoked early, or a grant that ignored it), which its lease
 contract forbids.
 
+A *lost lock* is a hold its holder lost: its release failed (the lock workloads
+stop the keepalives whatever the release's outcome, so a lock whose release failed
+expires with its lease or TTL), or the release says the lease was lost while held
+(``extra.lease_lost``). Each is a finding of its own, listed under ``lost_locks`` by
+this checker and by the linearizability checker with the mutex model alike (the
+same entries, from :func:`lost_locks`), so a report can link the two: the mutex
+model then reads such a release as one that may take effect any time after it was
+invoked (the lock expired under its holder), not as one that never happened, which
+would keep the lock held forever.
+
 ``details`` (``results.json`` → ``checkers.<name>``)::
 
     {"violations": [{"key", "holders": [{"process", "acquire_index", "start_time", "end_time"|null}, ...],
@@ -37,7 +47,8 @@ contract forbids.
                      "explanation": str}],
      "violation_count": n,
      "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
-     "possible_holds": n}   # info acquires
+     "possible_holds": n,   # info acquires
+     "lost_locks": [{"process", "key", "acquired_index", "release_index", "time", "why"}]}
 
 Times are ns on the run's clock. ``ttl_s`` is the lease / v2 TTL from the
 test config (``ctx.config["ttl"]``), to judge a violation against it.
@@ -57,6 +68,71 @@ from harness.core import History, Op, OpType
 MAX_VIOLATIONS = 50
 #: Holds listed in the details (for the report's timeline); the count is exact.
 MAX_HOLDS = 5000
+#: Lost locks listed in the details; the count is exact.
+MAX_LOST = 200
+
+
+@dataclass(slots=True)
+class LostLock:
+    """A hold whose holder lost the lock (see the module docstring). ``completion``: the
+    release's completion (``None``: it never completed)."""
+
+    process: Any
+    key: Hashable
+    acquire: Op
+    release: Op
+    completion: Op | None
+    why: str
+
+    def to_json(self) -> dict[str, Any]:
+        done = self.completion
+        return {"process": self.process, "key": self.key, "acquired_index": self.acquire.index,
+                "release_index": self.release.index, "time": done.time if done is not None else self.release.time,
+                "why": self.why}
+
+
+def find_lost_locks(history: History) -> list[LostLock]:
+    """Every lost lock of ``history``, in the order the releases were invoked."""
+    by_process: dict[Any, list[tuple[Op, Op | None]]] = {}
+    for inv, done in history.pairs():
+        if inv.is_client and inv.f in ("acquire", "release"):
+            by_process.setdefault(inv.process, []).append((inv, done))
+    out: list[LostLock] = []
+    for process, ops in by_process.items():
+        for i, (inv, done) in enumerate(ops):
+            if inv.f != "acquire" or done is None or done.type is not OpType.OK:
+                continue
+            nxt = ops[i + 1] if i + 1 < len(ops) else None
+            if nxt is not None and nxt[0].f == "release" and nxt[0].key == inv.key:
+                lost = _lost(process, inv, *nxt)
+                if lost is not None:
+                    out.append(lost)
+    out.sort(key=lambda lost: lost.release.index)
+    return out
+
+
+def lost_locks(history: History) -> list[dict[str, Any]]:
+    """:func:`find_lost_locks` as the ``lost_locks`` entries of a checker's details."""
+    return [lost.to_json() for lost in find_lost_locks(history)]
+
+
+def _lost(process: Any, acquire: Op, release: Op, done: Op | None) -> LostLock | None:
+    lease_lost = done is not None and bool((done.extra or {}).get("lease_lost"))
+    failed = done is not None and done.type is OpType.FAIL
+    if not (lease_lost or failed):
+        return None
+    at = done if done is not None else release
+    when = f"{at.time / 1e9:.3f} s (op {at.index})" if at.time else f"op {at.index}"
+    where = "" if acquire.key is None else f"{acquire.key} "
+    error = f"{done.error!r}" if done is not None and done.error else "no error recorded"
+    if failed and lease_lost:
+        cause = f"its lease was lost while it held the lock, and its release failed with {error}"
+    elif failed:
+        cause = f"its release failed with {error}, so the lock expired under it"
+    else:
+        cause = "its lease was lost while it held the lock (its keepalives saw it gone), so the lock expired under it"
+    return LostLock(process, acquire.key, acquire, release, done,
+                    f"lock {where}lost by p{process} at {when}: {cause}")
 
 
 @dataclass(slots=True)
@@ -119,6 +195,7 @@ class MutexChecker:
     def check(self, history: History, ctx: CheckContext) -> Result:
         t0 = time.monotonic()
         holds, possible = holds_of(history)
+        lost = find_lost_locks(history)
         ttl = ctx.config.get("ttl")
         violations: list[dict[str, Any]] = []
         count = 0
@@ -142,7 +219,10 @@ class MutexChecker:
             "hold_count": len(holds),
             "possible_holds": possible,
             "ttl_s": ttl,
+            "lost_locks": [lock.to_json() for lock in lost[:MAX_LOST]],
+            "lost_lock_count": len(lost),
         }
+        also = _lost_note(lost)
         if count:
             first = violations[0]
             a, b = first["holders"]
@@ -150,10 +230,18 @@ class MutexChecker:
             where = "" if first["key"] is None else f"lock {first['key']}: "
             return Result(False, f"{count} mutual-exclusion violation(s); first: {where}process {b['process']} "
                                  f"acquired while process {a['process']} held it ({ms:.0f} ms overlap, "
-                                 f"TTL {ttl} s): {first['explanation']}", details)
+                                 f"TTL {ttl} s): {first['explanation']}{also}", details)
         if not holds:
             return Result(UNKNOWN, "no acquire succeeded, so mutual exclusion was never tested", details)
-        return Result(True, f"{len(holds)} holds, none overlapping", details)
+        return Result(True, f"{len(holds)} holds, none overlapping{also}", details)
+
+
+def _lost_note(lost: list[LostLock]) -> str:
+    """The lost locks, for a checker's reason: ``""`` if none."""
+    if not lost:
+        return ""
+    more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+    return f"; {len(lost)} lost lock{'' if len(lost) == 1 else 's'}: {lost[0].why}{more}"
 
 
 def _lease_of(release: Op, done: Op | None) -> dict[str, Any] | None:
@@ -197,4 +285,4 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["MutexChecker", "holds_of"]
+__all__ = ["LostLock", "MutexChecker", "find_lost_locks", "holds_of", "lost_locks"]

@@ -11,7 +11,14 @@ Contract for implementers:
 * ``start`` applies the fault and *verifies* it took effect before returning.
 * ``stop`` undoes what ``start`` did, and verifies that too.
 * ``heal`` undoes anything this family could have done, whatever state it is
-  in; it is idempotent and is always called in ``finally``.
+  in; it is idempotent and is always called in ``finally``. At the time limit
+  the runner heals every family at once *first*, then calls ``stop`` on each
+  fault that was active, to verify the heal: so ``heal`` keeps what ``stop``
+  needs to verify (the nodes it paused or killed), and ``stop`` after ``heal``
+  must work.
+* A ``stop`` with nothing to undo because its start applied nothing at all
+  (latency on a kernel without netem) raises :class:`FaultSkipped` rather than
+  claim it verified anything.
 * A ``start`` that did nothing at all (no target right now, no shape fits)
   raises :class:`FaultSkipped`: the fault stays idle, so no pointless ``stop``
   follows it.

@@ -13,7 +13,9 @@ its raft index is within ``max_gap`` entries of the leader's
 rejoin in time (say, a partition is still in place) completes with the
 reason; the final recovery wait of the run still covers it.
 
-``heal`` starts every container that is not running; it does not wait.
+``heal`` starts every container that is not running; it does not wait, and it
+keeps the list of killed nodes, so a ``restart`` after it (the runner's final
+stop) still verifies that each of them rejoined.
 """
 
 from __future__ import annotations
@@ -98,7 +100,6 @@ class Kill(Fault):
                     cluster.restart(node)
             except Exception:  # heal must not raise; leftovers() checks what remains
                 continue
-        self.killed = []
 
 
 def _wait_exited(cluster: Cluster, node: Node, timeout: float) -> bool:

@@ -21,7 +21,11 @@ with the reason.
 Verification: ``latency`` pings a peer and needs a round trip of at least
 half the configured delay (both directions are delayed, each by
 ``delay ± jitter``); ``loss`` checks that the qdisc or the rules are in place
-on every node (a random drop rate cannot be verified cheaply).
+on every node (a random drop rate cannot be verified cheaply). A ``stop``
+checks that no node's netem still has the family's parameter (and that the
+loss chain is gone). A ``stop`` after a start that applied nothing (no netem
+on this kernel) raises :class:`FaultSkipped`: nothing was undone, nothing is
+claimed verified.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from nemesis import _firewall as fw
-from nemesis._base import Fault, FaultNotApplied
+from nemesis._base import Fault, FaultNotApplied, FaultSkipped
 
 if TYPE_CHECKING:
     from harness.etcd import Cluster, Node
@@ -106,6 +110,9 @@ class NetworkQuality(Fault):
     def __init__(self) -> None:
         self.fallback_nodes: list[str] = []
         self.backends: dict[str, str] = {}  # node -> iptables command, for the loss fallback
+        #: Whether the last start may have changed anything (a stop then has something to undo).
+        self.applied = False
+        self.not_applied_why = ""
 
     def netem_args(self) -> list[str]:
         raise NotImplementedError
@@ -121,6 +128,7 @@ class NetworkQuality(Fault):
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         value: dict[str, Any] = {"nodes": [n.name for n in running], "netem": self.netem_args()}
+        self.applied, self.not_applied_why = True, ""
         with _LOCK:
             if cluster.run_id not in _NETEM_MISSING:
                 active = _ACTIVE.setdefault(cluster.run_id, {})
@@ -130,9 +138,10 @@ class NetworkQuality(Fault):
                 except NetemUnavailable as e:
                     _NETEM_MISSING[cluster.run_id] = str(e)
                     del active[self.name]
-                except Exception:
+                except Exception as e:
                     del active[self.name]
                     self._apply_all(cluster, running, combined(active))  # put the others back
+                    self.applied, self.not_applied_why = False, f"{type(e).__name__}: {e}"
                     raise
             missing = _NETEM_MISSING.get(cluster.run_id)
         if missing is None:
@@ -140,7 +149,9 @@ class NetworkQuality(Fault):
         elif self.iptables_fallback:
             value |= {"backend": "iptables-statistic", "why": missing, **self.start_fallback(cluster, running)}
         else:
-            raise NetemUnavailable(missing + f"; {self.name} needs netem and has no fallback")
+            why = missing + f"; {self.name} needs netem and has no fallback"
+            self.applied, self.not_applied_why = False, why  # set_netem removed what it had added
+            raise NetemUnavailable(why)
         return value | {"verified": True, "apply_s": round(time.monotonic() - t0, 3)}
 
     def verify(self, cluster: Cluster, running: list[Node]) -> dict[str, Any]:
@@ -171,6 +182,9 @@ class NetworkQuality(Fault):
         return {"probability": p, "backends": backends}
 
     def stop(self, cluster: Cluster) -> dict[str, Any]:
+        if not self.applied:
+            raise FaultSkipped(f"nothing to stop: start-{self.name} applied nothing "
+                               f"({self.not_applied_why or 'it was not started'})", {"verified": False})
         t0 = time.monotonic()
         running = [n for n in cluster.nodes if cluster.is_running(n)]
         with _LOCK:
@@ -178,12 +192,29 @@ class NetworkQuality(Fault):
             was = active.pop(self.name, None)
             if was is not None:
                 self._apply_all(cluster, running, combined(active))
+        fallback = [n for n in running if n.name in self.fallback_nodes]
         with ThreadPoolExecutor(max(1, len(running))) as pool:
-            list(pool.map(lambda n: fw.iptables_remove_chain(cluster, n, fw.LOSS_CHAIN),
-                          [n for n in running if n.name in self.fallback_nodes]))
-        self.fallback_nodes = []
-        return {"nodes": [n.name for n in running], "still_active": sorted(active),
-                "verified": True, "heal_s": round(time.monotonic() - t0, 3)}
+            list(pool.map(lambda n: fw.iptables_remove_chain(cluster, n, fw.LOSS_CHAIN), fallback))
+        self.fallback_nodes, self.applied = [], False
+        value: dict[str, Any] = {"nodes": [n.name for n in running], "still_active": sorted(active)}
+        with ThreadPoolExecutor(max(1, len(running))) as pool:
+            left = [p for ps in pool.map(lambda n: self._left_on(cluster, n, n in fallback), running) for p in ps]
+        if left:
+            raise FaultNotApplied(f"{self.name} still in effect after the stop: {'; '.join(left)}",
+                                  value | {"verified": False})
+        return value | {"verified": True, "heal_s": round(time.monotonic() - t0, 3)}
+
+    def _left_on(self, cluster: Cluster, node: Node, fallback: bool) -> list[str]:
+        """What of this family is still in place on ``node``: a netem with its parameter, the loss chain."""
+        left = []
+        code, out = cluster.exec(node, [TC, "qdisc", "show", "dev", DEV], check=False)
+        keyword = self.netem_args()[0]  # "delay" / "loss"
+        if code == 0 and any("netem" in line and f" {keyword} " in f"{line} " for line in out.splitlines()):
+            left.append(f"{node.name}: netem {keyword} still set")
+        backend = self.backends.get(node.name)
+        if fallback and backend and cluster.exec(node, [backend, "-w", "-S", fw.LOSS_CHAIN], check=False)[0] == 0:
+            left.append(f"{node.name}: chain {fw.LOSS_CHAIN} still there")
+        return left
 
     def heal(self, cluster: Cluster) -> None:
         """Removes the whole netem layout (the other netem family's too) and the loss chain."""
@@ -203,7 +234,7 @@ class NetworkQuality(Fault):
 
         with ThreadPoolExecutor(max(1, len(cluster.nodes))) as pool:
             list(pool.map(heal_one, cluster.nodes))
-        self.fallback_nodes = []
+        # fallback_nodes and applied stay: a stop after the heal verifies that nothing is left.
 
 
 class Latency(NetworkQuality):

@@ -13,7 +13,8 @@ Targets, chosen at random per start unless restricted: ``leader``, ``one``
 ``pause:lock-waiter``: see :data:`nemesis._base.ROLES`). A pause is verified by reading ``/proc/1/status``
 (state ``T``); a resume by the state leaving ``T`` and the node answering a
 status request. ``heal`` sends SIGCONT to every running node (a no-op for a
-running process) and unfreezes any ``docker pause``-d container too.
+running process) and unfreezes any ``docker pause``-d container too; it keeps
+the list of paused nodes, so a ``resume`` after it still verifies each of them.
 """
 
 from __future__ import annotations
@@ -160,4 +161,3 @@ class Pause(Fault):
                     cluster.signal(node, "SIGCONT")
             except Exception:  # heal must not raise; leftovers() checks what remains
                 continue
-        self.paused = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,13 +58,15 @@ class FakeCluster:
 
     ``fail`` maps a method name to the exception it raises on every call: e.g.
     ``{"wait_healthy": ClusterError(...)}`` is a cluster that never recovers after heal,
-    ``{"start": ClusterError(...)}`` one that never comes up. Each call is counted in
+    ``{"start": ClusterError(...)}`` one that never comes up. ``delays`` maps a method name to
+    the seconds each call takes (a slow ``leader`` probe, say). Each call is counted in
     :attr:`calls`; lifecycle calls and what faults do also go to the :attr:`journal`.
     """
 
     def __init__(self, size: int = 3, *, journal: Journal | None = None, run_id: str = "fake",
                  etcd_version: str = "3.5.16", v2: bool = True,
-                 fail: Mapping[str, BaseException] | None = None) -> None:
+                 fail: Mapping[str, BaseException] | None = None,
+                 delays: Mapping[str, float] | None = None) -> None:
         self.run_id = run_id
         self.size = size
         self.nodes: list[Node] = []
@@ -71,6 +74,7 @@ class FakeCluster:
         self.started_in_s = 0.0
         self.journal = journal if journal is not None else Journal()
         self.fail: dict[str, BaseException] = dict(fail or {})
+        self.delays: dict[str, float] = dict(delays or {})
         self.calls: dict[str, int] = {}
         self.kills: list[str] = []
         self.restarts: list[str] = []
@@ -92,6 +96,8 @@ class FakeCluster:
             self.calls[method] = self.calls.get(method, 0) + 1
         if journal:
             self.journal.add(f"cluster.{method}" + (f":{detail}" if detail else ""))
+        if self.delays.get(method):
+            time.sleep(self.delays[method])
         error = self.fail.get(method)
         if error is not None:
             raise error
@@ -343,13 +349,17 @@ class FakeWorkload(Workload):
 
 class FakeFault(Fault):
     """Pauses node n1 on start, resumes it on stop; heal resumes every node. ``fail`` maps
-    ``start`` / ``stop`` / ``heal`` to the exception it raises."""
+    ``start`` / ``stop`` / ``heal`` to the exception it raises (a :class:`~nemesis.FaultNotApplied`
+    from ``stop`` is a stop whose verification failed). Each heal takes ``heal_s`` seconds, then
+    sets :attr:`healed`."""
 
     def __init__(self, name: str = "fake", *, journal: Journal | None = None,
-                 fail: Mapping[str, BaseException] | None = None) -> None:
+                 fail: Mapping[str, BaseException] | None = None, heal_s: float = 0.0) -> None:
         self.name = name
         self.journal = journal if journal is not None else Journal()
         self.fail: dict[str, BaseException] = dict(fail or {})
+        self.heal_s = heal_s
+        self.healed = threading.Event()
         self.starts = 0
         self.stops = 0
         self.heals = 0
@@ -375,8 +385,12 @@ class FakeFault(Fault):
     def heal(self, cluster: Cluster) -> None:
         self.heals += 1
         self._hook("heal")
+        if self.heal_s:
+            time.sleep(self.heal_s)
         for node in cluster.nodes:
             cluster.resume(node)
+        self.journal.add(f"fault.healed:{self.name}")
+        self.healed.set()
 
 
 def never_recovers() -> dict[str, BaseException]:

@@ -143,10 +143,14 @@ def read_option(declared: Sequence[Option], spec: TestSpec, name: str) -> Any:
 
 @dataclass
 class WorkloadContext:
-    """What a workload may use: the test spec and the running cluster."""
+    """What a workload may use: the test spec, the running cluster, and when the op phase ends."""
 
     spec: TestSpec
     cluster: Cluster
+    #: ``time.monotonic()`` at which the op phase's time limit is reached (set by the runner before the
+    #: first op; None: no limit). No op is invoked after it; a wait of the workload's own that could
+    #: outlast one request (a lock waiting for its turn) gives up by then.
+    ops_deadline: float | None = None
 
 
 class Workload(ABC):

@@ -116,6 +116,16 @@ def acquire_timeout(spec: Any) -> float:
     return float(spec.request_timeout + spec.ttl + hold_max(spec))
 
 
+def acquire_wait(spec: Any, ops_deadline: float | None) -> float:
+    """How long an acquire asked now may wait for its turn: :func:`acquire_timeout`, but no longer than one
+    request timeout past the op phase's end (``ops_deadline``, ``time.monotonic()``; None: no end): at the
+    time limit the holders stop releasing, so a longer wait would only hold the run up."""
+    longest = acquire_timeout(spec)
+    if ops_deadline is None:
+        return longest
+    return min(longest, ops_deadline + float(spec.request_timeout) - time.monotonic())
+
+
 def check_lock_options(spec: Any) -> None:
     """UsageError unless ``hold_max`` is a number ≥ 0 and ``locks`` a whole number ≥ 1 (where given).
 
@@ -428,8 +438,12 @@ class LockClient:
             return complete_fail(op, f"lease grant: {e}")
         self.keeper = LeaseKeeper(self.keepalive_etcd, lease, ttl, self.spec.request_timeout, granted_at=granting,
                                   group=self.workload.refreshers)
+        wait = acquire_wait(self.spec, self.workload.ops_deadline)
+        if wait <= 0:  # the grant took us past the op phase's end: do not ask for the lock at all
+            self._drop_lease()
+            return complete_fail(op, "lock not requested: the run's time limit passed while the lease was granted")
         try:
-            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=acquire_timeout(self.spec))
+            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=wait)
         except EtcdError as e:
             done = complete_with_error(op, e)
             self._drop_lease()  # frees a lock we may hold; the op stays as classified
@@ -500,9 +514,12 @@ class LockWorkload(Workload):
         self._torn_down = False
         #: Every live keepalive thread of this workload's clients (see :meth:`teardown`).
         self.refreshers = RefresherGroup()
+        #: When the op phase ends (``WorkloadContext.ops_deadline``): acquires stop waiting for their turn.
+        self.ops_deadline: float | None = None
         self.locks = [f"l{i}" for i in range(lock_count(spec))]
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
+        self.ops_deadline = ctx.ops_deadline
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
         return LockClient(self, etcd, process, node.name)
 
@@ -650,6 +667,7 @@ __all__ = [
     "RefresherGroup",
     "RoleBoard",
     "acquire_timeout",
+    "acquire_wait",
     "hold_max",
     "lock_count",
     "lock_name",

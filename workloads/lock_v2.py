@@ -10,10 +10,14 @@ The recipe, per lock node ``/lock-v2/<name>``:
 3. ``PUT value=<id> prevValue=0 ttl=<TTL>``: a compare-and-swap that takes the
    lock. If the compare fails (412), long-poll watch the node
    (``wait=true&waitIndex=<index+1>``, bounded by a client timeout) and retry,
-   until the acquire deadline (request timeout + TTL + hold_max). While held, a background
+   until the acquire deadline (request timeout + TTL + hold_max, and never past the
+   run's time limit: no compare is sent after it). While held, a background
    thread refreshes the TTL (``refresh=true prevValue=<id>``) every TTL/3.
-4. Release: ``PUT value=0 prevValue=<id>``. A 412/404 means the node expired and
-   someone else may own it now: the release is ``fail`` with ``extra.lease_lost``.
+4. Release: ``PUT value=0 prevValue=<id>``. The release is ``fail`` with
+   ``extra.lease_lost`` when etcd refuses it, and its error says what etcd said:
+   ``404 Key not found``: the node was gone, its TTL expired (nobody else is
+   claimed to hold it); ``412 Compare failed``: the node holds another value,
+   ``0`` (free again) or another instance id (then that acquire holds it now).
 
 Ops are those of ``lock`` / ``lock-set`` (see :mod:`workloads.lock`), with
 every v2 answer's ``X-Etcd-Index`` in the op's ``extra.x_etcd_index``. A CAS
@@ -107,6 +111,12 @@ class LockV2Client:
             return complete_fail(op, f"instance id: HTTP {dummy.status}: {dummy.body}")
         instance_id = str(node["modifiedIndex"])
         deadline = time.monotonic() + acquire_timeout(self.spec)
+        ops_deadline = self.workload.ops_deadline
+        if ops_deadline is not None:
+            if time.monotonic() >= ops_deadline:  # the id took us past the time limit: no compare at all
+                return complete_fail(op, "lock not requested: the run's time limit passed while the instance id "
+                                         "was set").with_(extra=self._extra(instance_id, indexes, 0))
+            deadline = min(deadline, ops_deadline)
         attempts = 0
         while True:
             attempts += 1
@@ -132,7 +142,9 @@ class LockV2Client:
                     extra=self._extra(instance_id, indexes, attempts))
             left = deadline - time.monotonic()
             if left <= 0:
-                return complete_fail(op, f"lock busy: {attempts} compares failed before the deadline").with_(
+                why = "the run's time limit" if ops_deadline is not None and deadline == ops_deadline else \
+                    "the acquire deadline"
+                return complete_fail(op, f"lock busy: {attempts} compares failed before {why}").with_(
                     extra=self._extra(instance_id, indexes, attempts))
             self._watch(node_key, r, min(left, float(self.spec.ttl)))
 
@@ -170,8 +182,8 @@ class LockV2Client:
         extra: dict[str, Any] = {"instance_id": instance_id, "x_etcd_index": r.index, **keepalive}
         if r.status < 300:
             return complete_ok(op, None, **extra, **({"lease_lost": True} if lost else {}))
-        return complete_fail(op, f"the lock expired; someone else owns it now (HTTP {r.status}: "
-                                 f"{r.body.get('message')})").with_(extra=extra | {"lease_lost": True})
+        return complete_fail(op, release_refused(LOCK_DIR + str(op.key), instance_id, r)).with_(
+            extra=extra | {"lease_lost": True})
 
     def close(self) -> None:
         if self.refresher is not None and not self.last_was_info:
@@ -194,6 +206,26 @@ class LockV2Client:
         self.etcd.close()
 
 
+def release_refused(node_key: str, instance_id: str | None, r: V2Response) -> str:
+    """What a refused release means, from etcd's answer: the node was gone (its TTL expired), free again,
+    or held by another instance, with etcd's own words. Nobody else is said to hold the lock unless
+    etcd's compare shows another instance id in the node."""
+    code, message, cause = r.body.get("errorCode"), r.body.get("message"), r.body.get("cause")
+    said = f"etcd: HTTP {r.status} {code} {message}" + (f" {cause}" if cause else "")
+    if code == KEY_NOT_FOUND:
+        return f"release refused: the lock node {node_key} was gone, its TTL expired while held ({said})"
+    if code == COMPARE_FAILED:
+        # The cause reads "[<our id> != <what the node holds>]".
+        current = str(cause).rsplit("!=", 1)[-1].strip(" ]") if cause and "!=" in str(cause) else None
+        if current == FREE:
+            return (f"release refused: the lock node {node_key} was free again, not ours: its TTL expired "
+                    f"while held ({said})")
+        if current is not None and current != instance_id:
+            return (f"release refused: the lock node {node_key} holds instance {current}: our TTL expired and "
+                    f"that acquire took the lock ({said})")
+    return f"release refused: the lock node {node_key} no longer holds our instance {instance_id} ({said})"
+
+
 class LockV2Workload(LockWorkload):
     """``lock-v2``: acquire (the v2 recipe), hold 0–2 s, release."""
 
@@ -205,6 +237,7 @@ class LockV2Workload(LockWorkload):
                 etcd.v2("PUT", LOCK_DIR + key, {"prevExist": "false"}, form={"value": FREE})
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
+        self.ops_deadline = ctx.ops_deadline
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
         return LockV2Client(self, etcd, process, node.name)
 
@@ -225,4 +258,4 @@ class LockV2SetWorkload(LockV2Workload):
         return {"mutex": MutexChecker(), "set": SetChecker()}
 
 
-__all__ = ["LockV2Client", "LockV2SetWorkload", "LockV2Workload", "V2Refresher"]
+__all__ = ["LockV2Client", "LockV2SetWorkload", "LockV2Workload", "V2Refresher", "release_refused"]

@@ -16,52 +16,98 @@ Semantics of the Jepsen formats: ``:info`` ends an op with an unknown outcome, a
 a ``:fail :read`` whose value is ``:timed-out`` is read as ``info`` (a read whose
 result is unknown). Keywords become strings without the colon; ``nil`` is ``None``.
 
-Every reader raises :class:`~harness.core._errors.HistoryFormatError` naming the file
-and line, never another exception, on bad input.
+A history must be well-formed. Every reader, for every format, applies these rules
+and raises :class:`~harness.core._errors.HistoryFormatError` naming the file, the line
+and the rule, never another exception:
+
+=====================  ================================================================
+rule                   broken by
+=====================  ================================================================
+orphan completion      an ``ok``/``fail``/``info`` of a client process with no invoke pending
+double invoke          an invoke by a client process that already has one pending
+mismatched completion  a completion whose ``f`` is not its invoke's
+time goes backwards    an event whose ``time`` is before the previous event's
+unknown type           a type other than invoke, ok, fail, info
+bad time               a ``time`` that is not an integer (nanoseconds)
+bad line               a line that cannot be read as an op (not JSON, no ``f``, ...)
+empty history          a file with no ops at all
+no ops read            a log with lines, none of them an op (plain text, an etcd log)
+=====================  ================================================================
+
+The nemesis (process ``nemesis``) is exempt from the pairing rules: Jepsen's nemesis
+records ``info`` events without invokes. With ``lenient=True`` a line that breaks a
+rule is skipped instead (and the completion of a skipped invoke with it), and
+``History.meta["skipped"]`` says how many were skipped and why; a history left with
+no ops is still an error.
+
+Files are read line by line, so a reader holds the ops it built, not the file's text
+(except an EDN file that is not one op map per line, which is parsed whole).
+``progress(line)``, if given, is called every :data:`PROGRESS_EVERY` lines: it may
+raise (a time or memory limit) to stop the read.
+
+A JSONL file may start with a reproducer header (``etcd-harness check --minimal-out``),
+``{"reproducer": {"model", "key", "initial_state", "fails_on", "why", ...}}``: it goes
+to ``History.meta["reproducer"]``, and the ops keep the ``index`` the file gives them
+(their index in the original history).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from harness.core._errors import HistoryFormatError
-from harness.core._history import NEMESIS, History, Op, OpType, Process, op_from_json
+from harness.core._history import NEMESIS, History, Op, OpType, Process
 
 FORMATS = ("jsonl", "edn", "jepsen-log", "auto")
 _TYPES = {"invoke": OpType.INVOKE, "ok": OpType.OK, "fail": OpType.FAIL, "info": OpType.INFO}
+#: Lines between two calls of a reader's ``progress`` callback.
+PROGRESS_EVERY = 4096
+#: Skipped lines a lenient read lists one by one (every one is counted).
+SKIPPED_LISTED = 20
+
+Progress = Callable[[int], None]
 
 
-def read_history(path: str | Path, fmt: str = "auto") -> History:
-    """Read a history file in format ``fmt`` (one of :data:`FORMATS`)."""
-    return read_history_lines(path, fmt)[0]
+def read_history(
+    path: str | Path, fmt: str = "auto", *, lenient: bool = False, progress: Progress | None = None
+) -> History:
+    """Read a history file in format ``fmt`` (one of :data:`FORMATS`). See the module docstring."""
+    return read_history_lines(path, fmt, lenient=lenient, progress=progress)[0]
 
 
-def read_history_lines(path: str | Path, fmt: str = "auto") -> tuple[History, list[int]]:
+def read_history_lines(
+    path: str | Path, fmt: str = "auto", *, lenient: bool = False, progress: Progress | None = None
+) -> tuple[History, Sequence[int]]:
     """Like :func:`read_history`, plus each op's 1-based line number in the file."""
+    if fmt not in FORMATS:
+        raise HistoryFormatError(path, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise HistoryFormatError(path, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        with open(path, "rb") as f:
+            lines = _Lines(str(path), f)
+            if fmt == "auto":
+                fmt = detect_format(str(path), lines.first_content())
+            builder = _Builder(str(path), lenient, progress)
+            if fmt == "jsonl":
+                _read_jsonl(lines, builder)
+            elif fmt == "jepsen-log":
+                _read_jepsen_log(lines, builder)
+            elif not _read_edn_lines(lines, builder):
+                builder = _Builder(str(path), lenient, progress)
+                f.seek(0)
+                _read_edn_text(str(path), _decode(str(path), f.read(), 1), builder)
     except OSError as e:
         raise HistoryFormatError(path, None, f"cannot read the file: {e.strerror or e}") from None
-    if fmt == "auto":
-        fmt = detect_format(str(path), text)
-    if fmt == "jsonl":
-        ops, lines = _read_jsonl(str(path), text)
-    elif fmt == "edn":
-        ops, lines = _read_edn(str(path), text)
-    elif fmt == "jepsen-log":
-        ops, lines = _read_jepsen_log(str(path), text)
-    else:
-        raise HistoryFormatError(path, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
-    return History.of(ops), lines
+    return builder.finish(fmt, lines.content_lines)
 
 
 def detect_format(path: str, text: str) -> str:
-    """Guess the format from the file name, else from the first non-blank line."""
+    """Guess the format from the file name, else from the first non-blank line of ``text``."""
     lower = path.lower()
     if lower.endswith((".jsonl", ".json")):
         return "jsonl"
@@ -69,7 +115,7 @@ def detect_format(path: str, text: str) -> str:
         return "edn"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     if not first:
-        return "jsonl"  # empty: every reader gives an empty history
+        return "jsonl"  # empty: every reader finds no ops
     if first.startswith('{"'):
         return "jsonl"
     if first[0] in "{[(#":
@@ -81,31 +127,238 @@ def detect_format(path: str, text: str) -> str:
     )
 
 
+# ---- reading lines -------------------------------------------------------------------
+
+
+def _decode(path: str, raw: bytes, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise HistoryFormatError(path, line, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+class _Lines:
+    """The file's lines, decoded one at a time, numbered from 1; the first non-blank one
+    can be looked at before the iteration starts."""
+
+    def __init__(self, path: str, f: IO[bytes]) -> None:
+        self.path = path
+        self._f = f
+        self._peeked: list[tuple[int, str]] = []
+        self._n = 0
+        self.content_lines = 0  # non-blank lines seen
+
+    def _next(self) -> tuple[int, str] | None:
+        raw = self._f.readline()
+        if not raw:
+            return None
+        self._n += 1
+        return self._n, _decode(self.path, raw, self._n)
+
+    def first_content(self) -> str:
+        while True:
+            item = self._next()
+            if item is None:
+                return ""
+            self._peeked.append(item)
+            if item[1].strip():
+                return item[1]
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for item in self._peeked:
+            if item[1].strip():
+                self.content_lines += 1
+            yield item
+        self._peeked = []
+        readline, decode, path = self._f.readline, _decode, self.path
+        n = self._n
+        for raw in iter(readline, b""):
+            n += 1
+            self._n = n
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                line = decode(path, raw, n)
+            if line.strip():
+                self.content_lines += 1
+            yield n, line
+
+
+# ---- the rules -----------------------------------------------------------------------
+
+
+class _Builder:
+    """Collects ops, applying the rules of the module docstring."""
+
+    def __init__(self, path: str, lenient: bool, progress: Progress | None) -> None:
+        self.path = path
+        self.lenient = lenient
+        self.progress = progress
+        self.ops: list[Op] = []
+        self.lines: array[int] = array("q")
+        self.meta: dict[str, Any] = {}
+        self.file_indexes: list[int] | None = None  # a reproducer's ops keep their original index
+        self._pending: dict[Process, tuple[int, str]] = {}  # process → (line, f) of its pending invoke
+        self._skipped_invoke: dict[Process, int] = {}  # process → line of its invoke a lenient read skipped
+        self._last_time = -1
+        self._last_time_line = 0
+        self._skips = 0
+        self._by_rule: dict[str, int] = {}
+        self._first: list[dict[str, Any]] = []
+        self._shared: dict[Any, Any] = {}  # one object per distinct f / key string
+
+    def tick(self, n: int) -> None:
+        if self.progress is not None and not n % PROGRESS_EVERY:
+            self.progress(n)
+
+    def bad(self, line: int, rule: str, message: str) -> None:
+        """A rule is broken at ``line``: raise, or (lenient) count the line as skipped."""
+        if not self.lenient:
+            raise HistoryFormatError(self.path, line, message)
+        self._skips += 1
+        self._by_rule[rule] = self._by_rule.get(rule, 0) + 1
+        if len(self._first) < SKIPPED_LISTED:
+            self._first.append({"line": line, "rule": rule, "message": message})
+
+    def share(self, s: Any) -> Any:
+        return self._shared.setdefault(s, s) if type(s) is str else s
+
+    def add(
+        self,
+        line: int,
+        op_type: OpType,
+        f: str,
+        value: Any,
+        process: Process,
+        t: int | None,
+        key: Any = None,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+        index: int | None = None,
+    ) -> None:
+        """Add one event after checking the rules; ``t`` is ``None`` when the line has no time."""
+        if t is not None and t < self._last_time:
+            self.bad(line, "time goes backwards",
+                     f"time goes backwards: {t} ns is before {self._last_time} ns on line {self._last_time_line}; "
+                     "events must be listed in the order they happened")
+            if op_type is OpType.INVOKE and process != NEMESIS:
+                self._skipped_invoke[process] = line
+            return
+        if process != NEMESIS:
+            if op_type is OpType.INVOKE:
+                prior = self._pending.get(process)
+                if prior is not None:
+                    self.bad(line, "double invoke",
+                             f"double invoke: process {process} invokes {f!r} while its {prior[1]!r} invoked on line "
+                             f"{prior[0]} is still pending; a process runs one op at a time (after an info, "
+                             "its next op needs a new process number)")
+                    self._skipped_invoke[process] = line
+                    return
+                self._pending[process] = (line, f)
+            else:
+                skipped_at = self._skipped_invoke.pop(process, None)
+                if skipped_at is not None:
+                    self.bad(line, "completion of a skipped invoke",
+                             f"the completion of the invoke skipped on line {skipped_at}")
+                    return
+                prior = self._pending.get(process)
+                if prior is None:
+                    self.bad(line, "orphan completion",
+                             f"orphan completion: process {process} completes {f!r} ({op_type.value}) with no invoke "
+                             "pending; every ok, fail or info of a client follows an invoke by the same process")
+                    return
+                if prior[1] != f:
+                    self.bad(line, "mismatched completion",
+                             f"mismatched completion: process {process} completes {f!r} but its pending invoke on "
+                             f"line {prior[0]} is {prior[1]!r}; a completion keeps its invoke's f")
+                    return
+                del self._pending[process]
+        if t is not None:
+            self._last_time, self._last_time_line = t, line
+        share = self.share
+        self.ops.append(Op(type=op_type, f=share(f), value=value, process=process, time=t or 0, index=len(self.ops),
+                           key=share(key), error=error, extra=extra))
+        self.lines.append(line)
+        if index is not None and self.file_indexes is not None:
+            self.file_indexes.append(index)
+
+    def finish(self, fmt: str, content_lines: int) -> tuple[History, Sequence[int]]:
+        if self.progress is not None:
+            self.progress(self.lines[-1] if self.lines else 0)
+        if self._skips:
+            self.meta["skipped"] = {"count": self._skips, "by_rule": dict(self._by_rule), "first": self._first}
+        if not self.ops:
+            if self._skips:
+                why = ", ".join(f"{n} {rule}" for rule, n in self._by_rule.items())
+                raise HistoryFormatError(self.path, None, f"empty history: every op was skipped ({why})")
+            if fmt == "jepsen-log" and content_lines:
+                raise HistoryFormatError(
+                    self.path, None,
+                    f"no ops read: none of its {content_lines} lines is a Jepsen op line like "
+                    "'INFO  jepsen.util - 3 :ok :read 2'. Is it a Jepsen log? (an etcd server log or plain text "
+                    "holds no ops; for a history.jsonl pass --format jsonl)")
+            raise HistoryFormatError(self.path, None, "empty history: the file holds no ops")
+        ops = self.ops
+        idx = self.file_indexes
+        if idx is not None and len(idx) == len(ops) and all(a < b for a, b in pairwise(idx)):
+            ops = [op if op.index == i else op.with_(index=i) for op, i in zip(ops, idx, strict=True)]
+        return History(ops, self.meta), self.lines
+
+
 # ---- jsonl ---------------------------------------------------------------------------
 
 
-def _read_jsonl(path: str, text: str) -> tuple[list[Op], list[int]]:
-
-    ops: list[Op] = []
-    lines: list[int] = []
-    for n, line in enumerate(text.splitlines(), 1):
+def _read_jsonl(lines: _Lines, b: _Builder) -> None:
+    loads = json.loads
+    header_allowed = True
+    for n, line in lines:
+        b.tick(n)
         if not line.strip():
             continue
         try:
-            d = json.loads(line)
+            d = loads(line)
         except json.JSONDecodeError as e:
-            raise HistoryFormatError(path, n, f"not valid JSON: {e.msg} (column {e.colno})") from None
+            b.bad(n, "bad line", f"not valid JSON: {e.msg} (column {e.colno})")
+            continue
         if not isinstance(d, dict):
-            raise HistoryFormatError(path, n, "each line must be a JSON object (one op)")
-        try:
-            op = op_from_json(d)
-        except KeyError as e:
-            raise HistoryFormatError(path, n, f"missing field {e.args[0]!r}; an op needs process, type and f") from None
-        except (ValueError, TypeError) as e:
-            raise HistoryFormatError(path, n, f"bad op: {e}; type must be one of invoke, ok, fail, info") from None
-        ops.append(op)
-        lines.append(n)
-    return ops, lines
+            b.bad(n, "bad line", "each line must be a JSON object (one op)")
+            continue
+        if header_allowed:
+            header_allowed = False
+            if "reproducer" in d and "process" not in d:
+                header = d["reproducer"]
+                if not isinstance(header, dict):
+                    raise HistoryFormatError(b.path, n, "the reproducer header must be a JSON object")
+                b.meta["reproducer"] = header
+                b.file_indexes = []
+                continue
+        _jsonl_op(n, d, b)
+
+
+def _jsonl_op(n: int, d: dict[str, Any], b: _Builder) -> None:
+    for name in ("process", "type", "f"):
+        if name not in d:
+            b.bad(n, "bad line", f"missing field {name!r}; an op needs process, type and f")
+            return
+    typ = d["type"]
+    op_type = _TYPES.get(typ) if isinstance(typ, str) else None
+    if op_type is None:
+        b.bad(n, "unknown type", f"unknown type {typ!r}; the type must be one of invoke, ok, fail, info")
+        return
+    process = d["process"]
+    if process != NEMESIS and (type(process) is not int):
+        b.bad(n, "bad line", f"process must be an integer or \"nemesis\", got {process!r}")
+        return
+    t = d.get("time")
+    if t is not None and type(t) is not int:
+        b.bad(n, "bad time", f"time must be an integer number of nanoseconds since the run started, got {t!r}")
+        return
+    extra = d.get("extra")
+    error = d.get("error")
+    index = d.get("index")
+    b.add(n, op_type, str(d["f"]), d.get("value"), process, t, d.get("key"),
+          None if error is None else str(error), extra if isinstance(extra, dict) else None,
+          index if type(index) is int else -1)
 
 
 # ---- EDN -----------------------------------------------------------------------------
@@ -197,8 +450,6 @@ def parse_edn(path: str, text: str) -> list[tuple[Any, int]]:
                     value = {items[i]: items[i + 1] for i in range(0, len(items), 2)}
                 except TypeError:
                     raise HistoryFormatError(path, start, "a map key must be a keyword, string or number") from None
-            elif opener == "#{":
-                value = items
             else:
                 value = items
             tok_line = start
@@ -236,38 +487,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _op_from_map(path: str, line: int, m: Any, timed_out_reads: bool, index: int = -1) -> Op:
+def _edn_op(b: _Builder, line: int, m: Any) -> None:
+    """One EDN op map, through the rules (a timed-out ``:fail :read`` is ``info``)."""
     if not isinstance(m, dict):
-        raise HistoryFormatError(path, line, f"expected an op map like {{:type :invoke, :f :read, ...}}, got {m!r:.60}")
+        b.bad(line, "bad line", f"expected an op map like {{:type :invoke, :f :read, ...}}, got {m!r:.60}")
+        return
     typ = m.get("type")
-    if typ not in _TYPES:
-        raise HistoryFormatError(path, line, f":type must be :invoke, :ok, :fail or :info, got {typ!r}")
+    op_type = _TYPES.get(typ) if isinstance(typ, str) else None
+    if op_type is None:
+        shown = f":{typ}" if isinstance(typ, Keyword) else repr(typ)
+        b.bad(line, "unknown type", f"unknown type {shown}; :type must be :invoke, :ok, :fail or :info")
+        return
     f = m.get("f")
     if f is None:
-        raise HistoryFormatError(path, line, "an op needs :f")
+        b.bad(line, "bad line", "an op needs :f")
+        return
     process = m.get("process")
     if process == "nemesis":
         process = NEMESIS
     elif type(process) is not int:
-        raise HistoryFormatError(path, line, f":process must be an integer or :nemesis, got {process!r}")
-    t = m.get("time", 0)
-    if type(t) is not int:
-        raise HistoryFormatError(path, line, f":time must be an integer (ns), got {t!r}")
+        b.bad(line, "bad line", f":process must be an integer or :nemesis, got {process!r}")
+        return
+    t = m.get("time")
+    if t is not None and type(t) is not int:
+        b.bad(line, "bad time", f":time must be an integer number of nanoseconds, got {t!r}")
+        return
     value = m.get("value")
-    op_type = _TYPES[typ]
     error = m.get("error")
-    if timed_out_reads and op_type is OpType.FAIL and f == "read" and (value == "timed-out" or error == "timed-out"):
+    if op_type is OpType.FAIL and f == "read" and (value == "timed-out" or error == "timed-out"):
         op_type = OpType.INFO
-    return Op(
-        type=op_type,
-        f=str(f),
-        value=_plain(value),
-        process=process,
-        time=t,
-        key=_plain(m.get("key")),
-        error=None if error is None else str(_plain(error)),
-        index=index,
-    )
+    b.add(line, op_type, str(f), _plain(value), process, t, _plain(m.get("key")),
+          None if error is None else str(_plain(error)))
 
 
 _FLAT_MAP = re.compile(r"\s*\{([^{}\[\]()#;\\]*)\}\s*$")
@@ -291,28 +541,43 @@ def _flat_map(line: str) -> dict[str, Any] | None:
     return out if pos == len(body) else None
 
 
-def _read_edn(path: str, text: str) -> tuple[list[Op], list[int]]:
-    if text.lstrip()[:1] == "{":
-        fast: list[Op] = []
-        lines: list[int] = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            m = _flat_map(line)
-            if m is None:
-                break
-            fast.append(_op_from_map(path, n, m, True, len(fast)))
-            lines.append(n)
-        else:
-            return fast, lines
+def _read_edn_lines(lines: _Lines, b: _Builder) -> bool:
+    """The common EDN layout, streamed: one flat op map per line, optionally inside one
+    vector (``[`` before the first, ``]`` after the last). False if the file is laid out
+    otherwise (the caller then parses it whole)."""
+    in_vector = closed = started = False
+    for n, line in lines:
+        b.tick(n)
+        s = line.strip()
+        if not s or s.startswith(";"):
+            continue
+        if closed:
+            return False
+        if not started:
+            started = True
+            if s[0] == "[":
+                in_vector, s = True, s[1:].lstrip()
+        if in_vector and s.endswith("]"):
+            closed, s = True, s[:-1].rstrip()
+        if not s:
+            continue
+        m = _flat_map(s)
+        if m is None:
+            return False
+        _edn_op(b, n, m)
+    return in_vector == closed
+
+
+def _read_edn_text(path: str, text: str, b: _Builder) -> None:
     forms = parse_edn(path, text)
     if len(forms) == 1 and isinstance(forms[0][0], list):
         # one vector/list of ops; the items' own lines are not kept, so count them
         items = forms[0][0]
-        lines = _item_lines(text, forms[0][1], len(items))
-        return [_op_from_map(path, ln, m, True, i) for i, (m, ln) in enumerate(zip(items, lines, strict=True))], lines
-    ops = [_op_from_map(path, ln, m, True, i) for i, (m, ln) in enumerate(forms)]
-    return ops, [ln for _, ln in forms]
+        for m, ln in zip(items, _item_lines(text, forms[0][1], len(items)), strict=True):
+            _edn_op(b, ln, m)
+        return
+    for m, ln in forms:
+        _edn_op(b, ln, m)
 
 
 def _item_lines(text: str, first_line: int, count: int) -> list[int]:
@@ -347,37 +612,37 @@ def _quick_value(s: str) -> Any:
     return _SLOW
 
 
-def _read_jepsen_log(path: str, text: str) -> tuple[list[Op], list[int]]:
-    ops: list[Op] = []
-    lines: list[int] = []
-    for n, line in enumerate(text.splitlines(), 1):
+def _read_jepsen_log(lines: _Lines, b: _Builder) -> None:
+    for n, line in lines:
+        b.tick(n)
         if "jepsen.util" not in line:
             continue  # other log lines carry no ops
         m = _LOG_LINE.search(line)
         if m is None:
-            raise HistoryFormatError(
-                path, n, "expected 'INFO  jepsen.util - PROCESS :TYPE :F VALUE', e.g. 'jepsen.util - 3 :ok :read 2'"
-            )
+            b.bad(n, "bad line",
+                  "expected 'INFO  jepsen.util - PROCESS :TYPE :F VALUE', e.g. 'jepsen.util - 3 :ok :read 2'")
+            continue
         proc_s, typ, f, value_s = m.groups()
-        if typ not in _TYPES:
-            raise HistoryFormatError(path, n, f"type must be :invoke, :ok, :fail or :info, got :{typ}")
+        op_type = _TYPES.get(typ)
+        if op_type is None:
+            b.bad(n, "unknown type", f"unknown type :{typ}; the type must be :invoke, :ok, :fail or :info")
+            continue
         process: Process
         if proc_s.lstrip("-").isdigit():
             process = int(proc_s)
         elif proc_s in (":nemesis", "nemesis"):
             process = NEMESIS
         else:
-            raise HistoryFormatError(path, n, f"the process must be an integer or :nemesis, got {proc_s!r}")
+            b.bad(n, "bad line", f"the process must be an integer or :nemesis, got {proc_s!r}")
+            continue
         value: Any = None
         if value_s and (value := _quick_value(value_s)) is _SLOW:
             try:
-                forms = parse_edn(path, value_s)
+                forms = parse_edn(b.path, value_s)
             except HistoryFormatError as e:
-                raise HistoryFormatError(path, n, f"cannot read the value {value_s!r}: {e.detail}") from None
+                b.bad(n, "bad line", f"cannot read the value {value_s!r}: {e.detail}")
+                continue
             value = _plain(forms[0][0]) if len(forms) == 1 else _plain([v for v, _ in forms])
-        op_type = _TYPES[typ]
         if op_type is OpType.FAIL and f == "read" and value == "timed-out":
             op_type = OpType.INFO  # a read whose result is unknown
-        ops.append(Op(type=op_type, f=f, value=value, process=process, index=len(ops)))
-        lines.append(n)
-    return ops, lines
+        b.add(n, op_type, f, value, process, None)

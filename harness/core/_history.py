@@ -100,9 +100,20 @@ class Op:
 
 @dataclass(slots=True)
 class History(Sequence[Op]):
-    """An indexed list of ops, in the order they were recorded."""
+    """An indexed list of ops, in the order they were recorded.
+
+    ``meta`` holds what a reader learnt about the file besides its ops:
+
+    - ``"reproducer"``: the header of a reproducer file (``etcd-harness check
+      --minimal-out``): ``{"model", "key", "initial_state", "fails_on", "why", ...}``.
+      The linearizability checker starts partition ``key`` from ``initial_state``
+      (the state the original history was in where the reproducer begins);
+    - ``"skipped"``: what a lenient read skipped: ``{"count", "by_rule": {rule: n},
+      "first": [{"line", "rule", "message"}, ...]}``.
+    """
 
     ops: list[Op] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -213,14 +224,17 @@ class HistoryWriter:
 def op_from_json(d: dict[str, Any]) -> Op:
     """Build an op from one decoded JSONL line. Raises ``KeyError``/``ValueError`` on bad input."""
     process = d["process"]
-    if process != NEMESIS and not isinstance(process, int):
+    if process != NEMESIS and (not isinstance(process, int) or isinstance(process, bool)):
         raise ValueError(f"process must be an integer or \"nemesis\", got {process!r}")
+    t = d.get("time", 0)
+    if not isinstance(t, int) or isinstance(t, bool):
+        raise ValueError(f"time must be an integer number of nanoseconds, got {t!r}")
     return Op(
         type=OpType(d["type"]),
         f=str(d["f"]),
         value=d.get("value"),
         process=process,
-        time=int(d.get("time", 0)),
+        time=t,
         index=int(d.get("index", -1)),
         key=d.get("key"),
         error=d.get("error"),

@@ -38,6 +38,9 @@ class TestSpec:
     check_memory_mb: int = 2048
     results_dir: str = "results"
     options: dict[str, Any] = field(default_factory=dict)  # workload-specific extras
+    #: Extra flags for every etcd member (``--etcd-arg``), e.g. ``("--experimental-initial-corrupt-check=true",)``;
+    #: checked against the image's ``etcd --help`` before the cluster starts.
+    etcd_args: tuple[str, ...] = ()
 
     @property
     def test_name(self) -> str:
@@ -47,6 +50,7 @@ class TestSpec:
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["nemesis"] = list(self.nemesis)
+        d["etcd_args"] = list(self.etcd_args)
         d["name"] = self.test_name
         return d
 
@@ -54,8 +58,9 @@ class TestSpec:
     def from_json(cls, d: dict[str, Any]) -> TestSpec:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in d.items() if k in names}
-        if "nemesis" in kwargs:
-            kwargs["nemesis"] = tuple(kwargs["nemesis"])
+        for key in ("nemesis", "etcd_args"):
+            if key in kwargs and isinstance(kwargs[key], list | tuple):
+                kwargs[key] = tuple(kwargs[key])
         return cls(**kwargs)
 
     @classmethod
@@ -72,7 +77,7 @@ class TestSpec:
         default = TestSpec()
         argv = ["etcd-harness", "test"]
         for f in dataclasses.fields(self):
-            if f.name in ("options",):
+            if f.name in ("options", "etcd_args"):
                 continue
             value = getattr(self, f.name)
             if f.name != "seed" and value == getattr(default, f.name):
@@ -82,4 +87,6 @@ class TestSpec:
             argv += [f"--{f.name.replace('_', '-')}", str(value)]
         for key, value in self.options.items():
             argv += ["--option", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+        # "--etcd-arg=--flag": a value that starts with "-" needs the "=" form on the command line.
+        argv += [f"--etcd-arg={arg}" for arg in self.etcd_args]
         return shlex.join(argv)

@@ -286,7 +286,9 @@ class EtcdClient:
         try:
             resp = self._http.request(
                 method, f"/v2/keys/{key.lstrip('/')}", params=dict(params or {}), data=dict(form or {}),
-                timeout=None if timeout is None else httpx.Timeout(timeout, connect=min(timeout, 1.0)),
+                # None would mean *no* timeout to httpx: without one, the client's own applies.
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None
+                else httpx.Timeout(timeout, connect=min(timeout, 1.0)),
             )
         except Exception as e:
             raise classify(e) from e

@@ -12,26 +12,69 @@ Contract:
   node keeps its address (partition rules and clients stay valid).
 * etcd is PID 1 (the image's exec-form entrypoint), so SIGKILL/SIGSTOP from
   Docker reach it, and a restart reuses the container's data directory.
+* ``extra_args`` (``--etcd-arg``) go to every member;
+  :meth:`DockerCluster.validate_extra_args` (the runner calls it before
+  :meth:`DockerCluster.start`) checks each flag against the image's ``etcd --help``
+  (read once per image, from a short-lived container) and raises
+  :class:`UsageError` naming an unknown flag and its closest match.
+* Nothing a signal can cut short leaves a trace: SIGINT and SIGTERM wait while a
+  network or container is being created and while :meth:`DockerCluster.teardown`
+  runs (they are delivered right after), so a second Ctrl-C cannot leave a
+  container or the network behind. A run killed with SIGKILL is reclaimed by
+  :func:`clean` (``etcd-harness clean``), by label.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import random
+import re
+import signal
 import socket
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from harness.core import ClusterError, DockerUnavailable, ImageMissing
+from harness.core import ClusterError, DockerUnavailable, ImageMissing, UsageError
 from harness.etcd._client import EtcdClient, EtcdError
 from harness.etcd._cluster import ALLOWED_SIZES, CLIENT_PORT, DEFAULT_IMAGE, LABEL, PEER_PORT, RUN_LABEL, Node
 
 log = logging.getLogger(__name__)
+
+#: image id -> the flags its ``etcd --help`` lists (without the leading ``--``).
+_HELP_FLAGS: dict[str, frozenset[str]] = {}
+_HELP_LOCK = threading.Lock()
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then go to the handlers that were in place
+    (so Ctrl-C still interrupts, just not in the middle). Only the main thread can set handlers:
+    elsewhere this does nothing, and there no signal handler runs anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
+
 
 def docker_client() -> Any:
     """A docker SDK client, or :class:`DockerUnavailable` saying how to fix it."""
@@ -95,9 +138,11 @@ class DockerCluster:
     def labels(self) -> dict[str, str]:
         return {LABEL: "1", RUN_LABEL: self.run_id}
 
-    def start(self) -> None:
-        """Create the network and nodes and wait until all are healthy and agree on a leader."""
-        self._docker = docker_client()
+    def _inspect_image(self) -> Any:
+        """Connect to Docker and read the image: the etcd version it is labelled with, and how to call
+        etcd in it. :class:`DockerUnavailable`, :class:`ImageMissing` saying how to fix it."""
+        if self._docker is None:
+            self._docker = docker_client()
         try:
             image = self._docker.images.get(self.image)
         except Exception as e:
@@ -112,12 +157,28 @@ class DockerCluster:
         # none and name the binary in Cmd: then the binary leads our arguments.
         cmd = config.get("Cmd") or []
         self._binary = [] if config.get("Entrypoint") else [cmd[0] if cmd and "etcd" in cmd[0] else "etcd"]
+        return image
+
+    def validate_extra_args(self) -> None:
+        """Check ``extra_args`` against the image's ``etcd --help`` (read once per image, from a
+        short-lived container) before anything is created: :class:`UsageError` naming an unknown flag
+        and its closest match. The runner calls it before :meth:`start`."""
+        if not self.extra_args:
+            return
+        image = self._inspect_image()
+        self.check_extra_args(self.help_flags(str(image.id)))
+
+    def start(self) -> None:
+        """Create the network and nodes and wait until all are healthy and agree on a leader.
+        (``extra_args`` go to etcd as given: :meth:`validate_extra_args` checks them first.)"""
+        self._inspect_image()
         try:
-            self._create_network()
-            self._create_nodes()
+            with signals_held():  # a create cut short could finish after teardown has looked
+                self._create_network()
+                self._create_nodes()
             t0 = time.monotonic()
             # Per-node Docker calls in parallel: each one costs about a second on a busy host.
-            with ThreadPoolExecutor(self.size) as pool:
+            with signals_held(), ThreadPoolExecutor(self.size) as pool:
                 list(pool.map(lambda c: c.start(), self._containers()))
             self._choose_endpoints()
             self.wait_healthy(self.start_timeout)
@@ -127,6 +188,43 @@ class DockerCluster:
         except BaseException:
             self.teardown()
             raise
+
+    def help_flags(self, image_id: str) -> frozenset[str]:
+        """The flags (without ``--``) that ``etcd --help`` of this image lists: read once per image,
+        from a short-lived container that carries the run's labels (so :func:`clean` finds it)."""
+        with _HELP_LOCK:
+            if image_id in _HELP_FLAGS:
+                return _HELP_FLAGS[image_id]
+        try:
+            with signals_held():
+                out = self._docker.containers.run(
+                    self.image, command=[*self._binary, "--help"], remove=True, stdout=True, stderr=True,
+                    network_mode="none", labels={**self.labels, "etcd-harness.role": "help"})
+        except Exception as e:
+            raise ClusterError(f"could not read `etcd --help` from {self.image} to check --etcd-arg: "
+                               f"{type(e).__name__}: {e}") from e
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+        flags = frozenset(re.findall(r"^\s+--([a-z0-9][a-z0-9-]*)", text, re.MULTILINE))
+        if not flags:
+            raise ClusterError(f"`etcd --help` of {self.image} lists no flags; cannot check --etcd-arg:\n{text[:500]}")
+        with _HELP_LOCK:
+            _HELP_FLAGS[image_id] = flags
+        return flags
+
+    def check_extra_args(self, known: frozenset[str]) -> None:
+        """:class:`UsageError` naming the first extra flag that ``known`` (the image's ``etcd --help``)
+        does not list, with its closest match."""
+        for arg in self.extra_args:
+            if not arg.startswith("-"):
+                continue  # the value of the flag before it
+            name = arg.lstrip("-").partition("=")[0]
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f" (did you mean --{close[0]}?)" if close else ""
+            version = f"etcd {self.etcd_version}" if self.etcd_version else "etcd"
+            raise UsageError(f"--etcd-arg {arg}: {version} ({self.image}) has no flag --{name}{hint}; "
+                             f"`docker run --rm {self.image} --help` lists its flags")
 
     def _create_network(self) -> None:
         import docker.types
@@ -430,16 +528,34 @@ class DockerCluster:
                 (dest / "etcd.log").write_text(f"(log unavailable: {e})\n")
 
     def teardown(self) -> None:
-        """Remove this run's containers and network. Idempotent; never raises."""
+        """Remove this run's containers and network. Idempotent; never raises (a signal waits for it)."""
         if self._docker is None:
             return
-        remove_labelled(self._docker, {RUN_LABEL: self.run_id})
+        with signals_held():
+            try:
+                remove_labelled(self._docker, {RUN_LABEL: self.run_id})
+            except Exception as e:  # the engine went away: `etcd-harness clean` reclaims the rest
+                log.warning("could not tear down run %s: %s: %s; run `etcd-harness clean`", self.run_id,
+                            type(e).__name__, e)
 
 
 def remove_labelled(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
-    """Force-remove containers, then networks, carrying ``labels``. Returns (containers, networks)."""
+    """Force-remove containers, then networks, carrying ``labels``; look again until none is left
+    (three rounds at most). Returns (containers, networks) removed. The networks are removed even
+    when removing the containers was cut short."""
+    total = (0, 0)
+    for _ in range(3):
+        removed = _remove_labelled_once(docker_api, labels)
+        total = (total[0] + removed[0], total[1] + removed[1])
+        if removed == (0, 0):
+            break
+    return total
+
+
+def _remove_labelled_once(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
     filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
     n_networks = 0
+    n_containers = 0
 
     def remove(c: Any) -> int:
         try:
@@ -452,15 +568,17 @@ def remove_labelled(docker_api: Any, labels: dict[str, str]) -> tuple[int, int]:
             log.warning("could not remove container %s: %s", c.name, e)
             return 0
 
-    containers = docker_api.containers.list(all=True, filters=filters)
-    with ThreadPoolExecutor(max(1, min(8, len(containers)))) as pool:
-        n_containers = sum(pool.map(remove, containers))
-    for net in docker_api.networks.list(filters=filters):
-        try:
-            net.remove()
-            n_networks += 1
-        except Exception as e:
-            log.warning("could not remove network %s: %s", net.name, e)
+    try:
+        containers = docker_api.containers.list(all=True, filters=filters)
+        with ThreadPoolExecutor(max(1, min(8, len(containers)))) as pool:
+            n_containers = sum(pool.map(remove, containers))
+    finally:  # whatever cut the containers' removal short (BaseException too), the network goes as well
+        for net in docker_api.networks.list(filters=filters):
+            try:
+                net.remove()
+                n_networks += 1
+            except Exception as e:
+                log.warning("could not remove network %s: %s", net.name, e)
     return n_containers, n_networks
 
 

@@ -26,6 +26,13 @@ MAX_EMBEDDED_OPS = 150_000
 #: Most linearizability failures drawn, ops per failure window, lock holds, counter reads.
 MAX_LINEAR_FAILURES = 10
 MAX_WINDOW_OPS = 400
+#: Most steps of a failure's longest linearizable order drawn: its last ones, up to the failing op.
+MAX_PREFIX_DRAWN = 300
+#: Most ops of a minimal reproducer drawn, and most of its history lines quoted.
+MAX_MINIMAL_OPS = 60
+#: Most lost locks listed, and most failure marks on the time charts.
+MAX_LOST_LOCKS = 200
+MAX_MARKS = 20
 MAX_HOLDS = 20_000
 MAX_VIOLATIONS = 500
 MAX_COUNTER_READS = 30_000
@@ -368,13 +375,61 @@ def _pair_as_window_op(pair: _Pair) -> dict[str, Any]:
     }
 
 
+def _start_state(part: Mapping[str, Any]) -> str | None:
+    """The state a failure's window or minimal reproducer starts from, described, if the checker
+    says (``initial_state_description``, else ``initial_state``); None: the model's initial state."""
+    for key in ("initial_state_description", "initial_state", "start_state"):
+        if part.get(key) is not None:
+            return short_text(part[key], MAX_TEXT)
+    return None
+
+
+def _minimal(minimal: Mapping[str, Any], bad: set[int]) -> dict[str, Any] | None:
+    raw = [o for o in minimal.get("ops", []) if isinstance(o, dict)]
+    if not raw:
+        return None
+    times = [t for o in raw for t in (us(o.get("invoke_time")), us(o.get("complete_time"))) if t is not None]
+    ops = [w for w in (_window_op(o, max(times, default=0)) for o in raw[:MAX_MINIMAL_OPS]) if w is not None]
+    ops.sort(key=lambda o: (o["s"], o["i"]))
+    order = [i for i in minimal.get("longest_prefix", []) if isinstance(i, int)]
+    states = minimal.get("prefix_states", minimal.get("states", []))
+    history = [h for h in minimal.get("history", []) if isinstance(h, dict)][: 2 * MAX_MINIMAL_OPS]
+    size = minimal.get("size")
+    return {
+        "ops": ops,
+        "size": size if isinstance(size, int) else len(raw),
+        "orig": minimal.get("original_size") if isinstance(minimal.get("original_size"), int) else None,
+        "complete": minimal.get("complete") is True,
+        "orderOnly": minimal.get("order_only") is True,
+        "secs": _number(minimal.get("shrunk_in_s")),
+        "start": _start_state(minimal),
+        "order": order,
+        "states": [short_text(x, MAX_TEXT) for x in states] if isinstance(states, list) else [],
+        "bad": sorted(i for i in bad if any(o["i"] == i for o in ops)),
+        "why": short_text(minimal["why"], 300) if minimal.get("why") else None,
+        "jsonl": [json.dumps(h, separators=(",", ":"), ensure_ascii=False, default=str) for h in history],
+    }
+
+
+def _minimal_bad(minimal: Mapping[str, Any], bad: list[dict[str, Any]]) -> set[int]:
+    """The op a minimal reproducer fails on: ``fails_on`` if the checker says, else the failure's."""
+    fails_on = minimal.get("fails_on")
+    return {fails_on} if isinstance(fails_on, int) else {b["i"] for b in bad}
+
+
 def _linear(details: Mapping[str, Any], by_invoke: Mapping[int, _Pair]) -> dict[str, Any]:
     failures_out: list[dict[str, Any]] = []
     failures = [f for f in details.get("failures", []) if isinstance(f, dict)]
     for failure in failures[:MAX_LINEAR_FAILURES]:
         window = _as_dict(failure.get("window"))
         raw_ops = [o for o in window.get("ops", []) if isinstance(o, dict)]
-        order = [i for i in failure.get("longest_prefix", []) if isinstance(i, int)]
+        window_idx = [o["index"] for o in raw_ops if isinstance(o.get("index"), int)]
+        full_order = [i for i in failure.get("longest_prefix", []) if isinstance(i, int)]
+        states_raw = failure.get("prefix_states", [])
+        full_states = [short_text(s, MAX_TEXT) for s in states_raw] if isinstance(states_raw, list) else []
+        # The last steps only: the diagram opens on the failure, not on the key's first op.
+        skipped = max(len(full_order) - MAX_PREFIX_DRAWN, 0)
+        order = full_order[skipped:]
         bad_raw = [b for b in failure.get("unlinearizable", []) if isinstance(b, dict)]
         have = {o.get("index") for o in raw_ops}
         # The prefix and the culprit must be drawn even if the window left them out.
@@ -391,27 +446,36 @@ def _linear(details: Mapping[str, Any], by_invoke: Mapping[int, _Pair]) -> dict[
         w_start = us(window.get("start_time"))
         w_end = us(window.get("end_time"))
         end = max([*times, *([w_end] if w_end else [])], default=0)
-        keep = {*order, *(b.get("index") for b in bad_raw)}
+        keep = {*order, *window_idx, *(b.get("index") for b in bad_raw)}
         if len(raw_ops) > MAX_WINDOW_OPS:
             raw_ops = [o for o in raw_ops if o.get("index") in keep] + [
                 o for o in raw_ops if o.get("index") not in keep
             ][: max(MAX_WINDOW_OPS - len(keep), 0)]
         ops = [w for w in (_window_op(o, end) for o in raw_ops) if w is not None]
         ops.sort(key=lambda o: (o["s"], o["i"]))
-        states = failure.get("prefix_states", [])
+        bad: list[dict[str, Any]] = [
+            {"i": b.get("index"), "why": short_text(b.get("why", ""), 300)}
+            for b in bad_raw
+            if isinstance(b.get("index"), int)
+        ]
+        bad_times = [us(b.get("invoke_time")) for b in bad_raw]
+        minimal = failure.get("minimal")
         failures_out.append(
             {
                 "key": None if failure.get("key") is None else short_text(failure.get("key"), 80),
                 "ops": ops,
                 "order": order,
-                "states": [short_text(s, MAX_TEXT) for s in states] if isinstance(states, list) else [],
-                "bad": [
-                    {"i": b.get("index"), "why": short_text(b.get("why", ""), 300)}
-                    for b in bad_raw
-                    if isinstance(b.get("index"), int)
-                ],
+                "states": full_states[skipped:],
+                "skipped": skipped,
+                "before": full_states[skipped - 1] if skipped and skipped <= len(full_states) else None,
+                "win": window_idx,
+                "wstart": _start_state(window),
+                "pending": failure.get("pending_info_before_window") or 0,
+                "bad": bad,
+                "bt": next((t for t in bad_times if t is not None), None),
                 "ws": w_start if w_start is not None else min(times, default=0),
                 "we": end,
+                "min": _minimal(minimal, _minimal_bad(minimal, bad)) if isinstance(minimal, dict) else None,
             }
         )
     unknown = [
@@ -485,6 +549,57 @@ def _counter(details: Mapping[str, Any]) -> dict[str, Any]:
     return {"reads": cols, "total": len(reads), "bad": len(bad), "final": short_text(final, 400) if final else ""}
 
 
+_LOST_LOCK_TIMES = ("time", "lost_at", "expired_at", "start_time", "acquired_at", "acquire_time", "invoke_time")
+
+
+def lost_locks(checkers: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every checker's ``lost_locks`` (the mutex and linear checkers report them) as one list, each
+    lock once, with the checkers that reported it (``by``): one finding, however many checkers saw it."""
+    found: dict[tuple[str, str, Any], dict[str, Any]] = {}
+    for name, details in checkers.items():
+        if not isinstance(details, dict) or not isinstance(details.get("lost_locks"), list):
+            continue
+        for lost in details["lost_locks"]:
+            if not isinstance(lost, dict):
+                continue
+            t = next((us(lost[k]) for k in _LOST_LOCK_TIMES if us(lost.get(k)) is not None), None)
+            process, key = short_text(lost.get("process", "?"), 40), short_text(lost.get("key", ""), 80)
+            ident = (process, key, next((lost[k] for k in ("acquire_index", "index") if k in lost), t))
+            same = found.get(ident) or found.get((process, key, None))
+            if same is not None:
+                if short_text(name, 80) not in same["by"]:
+                    same["by"].append(short_text(name, 80))
+                if same["t"] is None:
+                    same["t"] = t
+                continue
+            rest = {k: v for k, v in lost.items() if k not in ("process", "key", "why")}
+            found[ident] = {"p": process, "key": key, "why": short_text(lost.get("why", ""), 500), "t": t,
+                            "more": short_text(rest, 300) if rest else "", "by": [short_text(name, 80)]}
+    return sorted(found.values(), key=lambda x: (x["t"] is None, x["t"] or 0))[:MAX_LOST_LOCKS]
+
+
+def failure_marks(linear: list[dict[str, Any]], mutex: list[dict[str, Any]],
+                  counter: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """When each drawn failure happened (µs), what it is and where the page shows it, earliest first."""
+    marks: list[dict[str, Any]] = []
+    for c, checker in enumerate(linear):
+        for n, failure in enumerate(checker["failures"]):
+            if failure["bt"] is not None:
+                where = f" (key {failure['key']})" if failure["key"] is not None else ""
+                marks.append({"t": failure["bt"], "label": f"{checker['name']}: failure {n + 1}{where}",
+                              "href": f"#lin-failure-{c}-{n}"})
+    for m, checker in enumerate(mutex):
+        for v in checker["violations"][:3]:
+            if v["s"] is not None:
+                marks.append({"t": v["s"], "label": f"{checker['name']}: two holders", "href": f"#locks-{m}"})
+    for c, checker in enumerate(counter):
+        reads = checker["reads"]
+        bad = [reads["t"][k] for k in range(len(reads["t"])) if reads["ok"][k] == 0][:3]
+        marks.extend({"t": t, "label": f"{checker['name']}: read out of bounds", "href": f"#counter-{c}"} for t in bad)
+    marks.sort(key=lambda x: x["t"])
+    return marks[:MAX_MARKS]
+
+
 def build_payload(run: RunFiles) -> dict[str, Any]:
     """The JSON the page's script draws from. Bounded in size whatever the history."""
     ops = run.history.ops
@@ -506,10 +621,11 @@ def build_payload(run: RunFiles) -> dict[str, Any]:
     for name, details in checkers.items():
         if not isinstance(details, dict):
             continue
+        lost = len(details["lost_locks"]) if isinstance(details.get("lost_locks"), list) else 0
         if _is_linear(details):
-            linear.append({"name": short_text(name, 80), **_linear(details, by_invoke)})
+            linear.append({"name": short_text(name, 80), "lostLocks": lost, **_linear(details, by_invoke)})
         elif _is_mutex(details):
-            mutex.append({"name": short_text(name, 80), **_mutex(details)})
+            mutex.append({"name": short_text(name, 80), "lostLocks": lost, **_mutex(details)})
         elif _is_counter(details):
             counter.append({"name": short_text(name, 80), **_counter(details)})
 
@@ -527,4 +643,5 @@ def build_payload(run: RunFiles) -> dict[str, Any]:
         "linear": linear,
         "mutex": mutex,
         "counter": counter,
+        "marks": failure_marks(linear, mutex, counter),
     }

@@ -1,10 +1,11 @@
 """``results/index.html``: every run in a results directory, newest first.
 
-A run directory is any directory, up to three levels below the results root
-(``<test>/<timestamp>/``), holding a ``config.json``, ``results.json`` or
-``history.jsonl``. Symbolic links (``latest``) are not followed, so no run is
-listed twice. The table reads without JavaScript; the script adds filters by
-verdict, workload and text.
+A run directory is any directory up to five levels below the results root
+(``<test>/<timestamp>/``, or a suite entry's ``<suite>/<timestamp>/<entry>/<timestamp>/``)
+holding a ``config.json``, ``results.json`` or ``history.jsonl``. Symbolic links
+(``latest``) are not followed, so no run is listed twice. Each run that is not
+valid says why: its first failing checker's reason. The table reads without
+JavaScript; the script adds filters by verdict, workload and text.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RunSummary:
     duration: str
     ops: int | None
     has_report: bool
+    why: str  # for an invalid or unknown run: the first failing checker's reason
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -56,6 +58,25 @@ def _count_invocations(path: Path) -> int | None:
             return sum(chunk.count(b'"type":"invoke"') for chunk in iter(lambda: f.read(1 << 20), b""))
     except OSError:
         return None
+
+
+def why_not_valid(results: dict[str, Any] | None) -> str:
+    """Why a run is not valid, in one line: the first invalid checker's reason, else the first unknown
+    one's, else the run's own reason (an interrupt, a crash); "" for a valid run."""
+    if results is None:
+        return f"no {RESULTS}: the run may have crashed before checking"
+    if results.get("valid") is True:
+        return ""
+    checkers = results.get("checkers")
+    named = [(n, c) for n, c in checkers.items() if isinstance(c, dict)] if isinstance(checkers, dict) else []
+    for wanted in (False, None):
+        for name, c in named:
+            if (c.get("valid") is False) if wanted is False else (c.get("valid") not in (True, False)):
+                return f"{name}: {c.get('reason') or verdict_word(c.get('valid'))}"
+    reason = results.get("reason")
+    if reason:
+        return str(reason)
+    return "no checker gave a reason" if named else f"{RESULTS} names no checkers"
 
 
 def _started(config: dict[str, Any], run_dir: Path) -> float:
@@ -96,6 +117,7 @@ def _summarise(root: Path, run_dir: Path) -> RunSummary:
         duration=f"{duration:.1f} s" if isinstance(duration, int | float) and not isinstance(duration, bool) else "?",
         ops=ops,
         has_report=files.report.exists(),
+        why=short_text(" ".join(why_not_valid(results).split()), 300),
     )
 
 
@@ -128,7 +150,8 @@ def render_index(root: Path) -> str:
             f'<td><span class="badge {esc(r.verdict)}">{esc(r.verdict)}</span></td>'
             f'<td class="name">{link}<br><span class="muted">{esc(r.relpath)}</span></td>'
             f"<td>{esc(r.workload)}</td><td>{esc(r.nemesis)}</td><td>{esc(r.started_text)}</td>"
-            f"<td>{esc(r.duration)}</td><td>{'?' if r.ops is None else r.ops}</td></tr>"
+            f"<td>{esc(r.duration)}</td><td>{'?' if r.ops is None else r.ops}</td>"
+            f'<td class="why">{esc(r.why)}</td></tr>'
         )
     workloads = sorted({r.workload for r in runs})
     workload_options = "".join(f'<option value="{esc(w)}">{esc(w)}</option>' for w in workloads)
@@ -136,7 +159,8 @@ def render_index(root: Path) -> str:
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no runs yet"
     body = (
         f'<table id="runs"><thead><tr><th>verdict</th><th>run</th><th>workload</th><th>nemesis</th>'
-        f"<th>started (UTC)</th><th>duration</th><th>ops</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>started (UTC)</th><th>duration</th><th>ops</th><th>why not valid</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
         if runs
         else '<p class="muted">No runs in this directory yet.</p>'
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.core import CONFIG, HISTORY, RESULTS, InputError, RunDir, write_atomically
 from harness.report._assets import asset
-from harness.report._data import build_payload, short_text
+from harness.report._data import build_payload, lost_locks, short_text, us
 from harness.report._html import content_security_policy, esc, json_script
 from harness.report._load import RunFiles, load_run
 
@@ -39,6 +39,16 @@ _CONFIG_LABELS = {
     "concurrency": "concurrency",
     "rate": "rate",
     "started_at": "started at",
+    "harness_version": "harness version",
+}
+
+#: ``results.json`` → ``timing`` keys, in the order and words the page shows them.
+_TIMING_LABELS = {
+    "cluster_start_s": "cluster start",
+    "ops_s": "ops",
+    "recovery_s": "recovery",
+    "check_s": "check",
+    "total_s": "total",
 }
 
 
@@ -96,20 +106,44 @@ def _header(run: RunFiles, payload: dict[str, Any]) -> str:
         facts.append(f"ran {esc(_seconds(duration))}")
     facts.append(f"{payload['opsTotal']} client ops")
     facts.append(f"{len(payload['nemesis']['events'])} nemesis ops")
+    jump = _jump_link(run, payload)
     return (
         f"<header><h1>etcd-harness · {esc(short_text(name, 200))}</h1>"
-        f'<div class="verdict-main">{_badge(overall)} '
-        f"{esc(' · '.join([]))}{' · '.join(facts)}</div></header>"
+        f'<div class="verdict-main">{_badge(overall)} {" · ".join(facts)}{jump}</div></header>'
     )
+
+
+def _first_invalid_row(run: RunFiles) -> int | None:
+    checkers = (run.results or {}).get("checkers")
+    if not isinstance(checkers, dict):
+        return None
+    for k, res in enumerate(checkers.values()):
+        if isinstance(res, dict) and res.get("valid") is False:
+            return k
+    return None
+
+
+def _jump_link(run: RunFiles, payload: dict[str, Any]) -> str:
+    """"Jump to the first failure": the earliest drawn failure, else the first invalid checker's row."""
+    marks = payload["marks"]
+    if marks:
+        first = marks[0]
+        return (f' <a class="jump-failure" href="{esc(first["href"])}">↓ jump to the first failure: '
+                f'{esc(first["label"])} at {esc(_fmt_us(first["t"]))}</a>')
+    row = _first_invalid_row(run)
+    if row is None:
+        return ""
+    return f' <a class="jump-failure" href="#verdict-row-{row}">↓ jump to the first failure</a>'
 
 
 def _nav(sections: list[tuple[str, str]]) -> str:
     return "<nav>" + "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in sections) + "</nav>"
 
 
-def _verdict_section(run: RunFiles) -> str:
+def _verdict_section(run: RunFiles, payload: dict[str, Any]) -> str:
     rows = []
     results = run.results
+    lost = lost_locks(_as_dict((results or {}).get("checkers")))
     if results is None:
         rows.append(
             f"<tr><td>{_badge(None)}</td><td>run</td>"
@@ -118,23 +152,138 @@ def _verdict_section(run: RunFiles) -> str:
     else:
         checkers = results.get("checkers")
         if isinstance(checkers, dict) and checkers:
-            for name, res in checkers.items():
+            for k, (name, res) in enumerate(checkers.items()):
                 res = res if isinstance(res, dict) else {}
                 valid = res.get("valid")
+                n_lost = len(res["lost_locks"]) if isinstance(res.get("lost_locks"), list) else 0
+                link = (f' <a class="lost-link" href="#lost-locks">{n_lost} lost lock{"s" if n_lost != 1 else ""}'
+                        "</a>" if n_lost and lost else "")
                 rows.append(
-                    f"<tr><td>{_badge(valid)}</td><td><b>{esc(short_text(name, 80))}</b></td>"
-                    f'<td class="reason">{esc(_one_sentence(res.get("reason"), valid))}</td></tr>'
+                    f'<tr id="verdict-row-{k}"><td>{_badge(valid)}</td><td><b>{esc(short_text(name, 80))}</b></td>'
+                    f'<td class="reason">{esc(_one_sentence(res.get("reason"), valid))}{link}</td></tr>'
                 )
         else:
+            reason = results.get("reason")
             rows.append(
                 f"<tr><td>{_badge(results.get('valid'))}</td><td>run</td>"
-                f'<td class="reason">{RESULTS} names no checkers.</td></tr>'
+                f'<td class="reason">{esc(short_text(reason, 400)) if reason else f"{RESULTS} names no checkers."}'
+                "</td></tr>"
             )
     problems = ""
     if run.problems:
         items = "".join(f"<li>{esc(p)}</li>" for p in run.problems)
         problems = f'<div class="problems"><b>Missing or unreadable:</b><ul>{items}</ul></div>'
-    return f'<section id="verdict"><h2>Verdict</h2><table class="verdicts">{"".join(rows)}</table>{problems}</section>'
+    return (
+        f'<section id="verdict"><h2>Verdict</h2><table class="verdicts">{"".join(rows)}</table>'
+        f"{_stamp(run)}{_fault_problems(results or {})}{_lost_locks_box(lost)}{problems}"
+        f"{_run_facts(run, payload)}</section>"
+    )
+
+
+def _as_dict(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _stamp(run: RunFiles) -> str:
+    """When, and by which harness version, the verdict was computed (and why it was computed again)."""
+    results = run.results
+    if results is None:
+        return ""
+    checked_at, version = results.get("checked_at"), results.get("harness_version")
+    if checked_at or version:
+        text = (f"Verdict computed {short_text(checked_at or 'at an unrecorded time', 60)} "
+                f"by etcd-harness {short_text(version or '(version not recorded)', 40)}.")
+    else:
+        text = (f"{RESULTS} does not say when or by which harness version the verdict was computed "
+                "(written before etcd-harness recorded it); `etcd-harness check --run` re-checks it.")
+    again = results.get("rechecked")
+    if isinstance(again, dict):
+        before = again.get("previous_valid", None)
+        was = f"; before, it was {verdict_word(before)}" if "previous_valid" in again and before is not None else ""
+        text += f" Re-checked: {short_text(again.get('why') or 'asked for', 200)}{was}."
+    ran_by = run.config.get("harness_version")
+    if ran_by and ran_by != version:
+        text += f" The run itself was made by etcd-harness {short_text(ran_by, 40)}."
+    return f'<p class="stamp muted">{esc(text)}</p>'
+
+
+def _fault_problems(results: dict[str, Any]) -> str:
+    """``fault_problems``: faults that could not be applied, verified or healed as planned."""
+    problems = [p for p in results.get("fault_problems") or [] if isinstance(p, dict)]
+    if not problems:
+        return ""
+    items = "".join(
+        f"<li><b>{esc(_fmt_us(us(p.get('time'))))}</b> · {esc(short_text(p.get('f', '?'), 60))}: "
+        f"{esc(short_text(p.get('problem', ''), 500))}</li>"
+        for p in problems[:MAX_NEMESIS_ROWS]
+    )
+    left = len(problems) - MAX_NEMESIS_ROWS
+    more = f"<li>… {left} more in {RESULTS}</li>" if left > 0 else ""
+    return (
+        f'<div class="fault-problems" id="fault-problems"><b>Faults that went wrong ({len(problems)})</b>: '
+        "the nemesis did not do all it planned, so this run tested less than its config says."
+        f"<ul>{items}{more}</ul></div>"
+    )
+
+
+def _lost_locks_box(lost: list[dict[str, Any]]) -> str:
+    if not lost:
+        return ""
+    items = []
+    for x in lost:
+        when = f"<b>{esc(_fmt_us(x['t']))}</b> · " if x["t"] is not None else ""
+        key = f" on lock {esc(x['key'])}" if x["key"] else ""
+        more = f' <span class="muted">{esc(x["more"])}</span>' if x["more"] else ""
+        items.append(f"<li>{when}p{esc(x['p'])}{key}: {esc(x['why'])}{more} "
+                     f'<span class="muted">(reported by {esc(", ".join(x["by"]))})</span></li>')
+    return (f'<div class="finding" id="lost-locks"><b>Locks lost while held ({len(lost)})</b>: the holder\'s lease '
+            "or lock ended before it released it, so another process could take the lock."
+            f"<ul>{''.join(items)}</ul></div>")
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def _rate(stats: dict[str, Any], config: dict[str, Any]) -> str | None:
+    achieved, offered = _number(stats.get("ops_per_s")), _number(stats.get("offered_ops_per_s"))
+    phase = _number(stats.get("op_phase_s"))
+    if achieved is None:
+        return None
+    text = f"{achieved:g} ops/s achieved"
+    if offered:
+        text += f" of {offered:g} offered ({achieved / offered:.0%})"
+    elif _number(config.get("rate")):
+        text += f" (target rate {config['rate']:g} ops/s)"
+    if phase is not None:
+        text += f" over {phase:g} s of ops"
+    return text
+
+
+def _run_facts(run: RunFiles, payload: dict[str, Any]) -> str:
+    """Throughput (achieved against offered), latency and the run's timing, in a few lines."""
+    results = run.results or {}
+    stats, timing = _as_dict(results.get("stats")), _as_dict(results.get("timing"))
+    rows = []
+    rate = _rate(stats, run.config)
+    if rate:
+        rows.append(("rate", rate))
+    by_type = stats.get("by_type")
+    if isinstance(stats.get("ops"), int):
+        kinds = (f" ({', '.join(f'{short_text(v, 20)} {short_text(k, 20)}' for k, v in by_type.items())})"
+                 if isinstance(by_type, dict) and by_type else "")
+        rows.append(("client ops", f"{stats['ops']}{kinds}"))
+    median, p99 = _number(stats.get("latency_ms_median")), _number(stats.get("latency_ms_p99"))
+    if median is not None:
+        rows.append(("latency", f"median {median:g} ms" + (f", p99 {p99:g} ms" if p99 is not None else "")))
+    shown = [f"{label} {_seconds(timing[key])}" for key, label in _TIMING_LABELS.items() if key in timing]
+    shown += [f"{short_text(k, 40)} {_seconds(v)}" for k, v in timing.items() if k not in _TIMING_LABELS]
+    if shown:
+        rows.append(("timing", " · ".join(shown)))
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="kv run-facts">{body}</table>'
 
 
 def _config_section(run: RunFiles) -> str:
@@ -246,9 +395,11 @@ def _checker_sections(payload: dict[str, Any], run: RunFiles) -> tuple[list[str]
     if payload["linear"]:
         failures = sum(len(c["failures"]) for c in payload["linear"])
         intro = (
-            '<p class="muted">Each failing window: one row per process, each op a bar from call to return '
-            "(bars ordered by call/return events, like Porcupine). Numbered dots are the longest linearizable "
-            "order; the op outlined in red cannot be placed after it. Step through to see the model state.</p>"
+            '<p class="muted">One row per process, each op a bar from call to return, ordered by call and return '
+            "events (like Porcupine); the rows above show faults and the leader. Numbered dots are the longest "
+            "linearizable order with the model state after each step; the op outlined in red cannot be placed "
+            "after it. The diagram opens on that op (scroll sideways for earlier ones); below it, the failing "
+            "window and the minimal reproducer on their own. Hover an op for all of it.</p>"
             if failures
             else "<p>No linearizability failure to draw.</p>"
         )
@@ -306,7 +457,7 @@ def render_report(run: RunFiles) -> str:
             _nav(nav + ([("details", "Details")] if details else [])),
             '<div id="script-errors" hidden><b>Part of this page failed to draw:</b><ul></ul></div>',
             "<main>",
-            _verdict_section(run),
+            _verdict_section(run, payload),
             _config_section(run),
             '<section id="perf"><h2>Latency and throughput</h2>'
             "<noscript><p>The charts need JavaScript.</p></noscript>"

@@ -23,7 +23,9 @@ each takes one value or a list, and an entry expands to their product. In
 ``all`` is every fault at once and ``none`` is no fault. An entry may also set
 ``time_limit``, ``concurrency``, ``rate``, ``ttl``, ``read_mode``, ``counter_mode``,
 ``nemesis_interval``, ``ops_per_key``, ``request_timeout``, ``recovery_timeout``,
-``check_time_limit``, ``check_memory_mb``, ``options`` (workload extras) and
+``check_time_limit``, ``check_memory_mb``, ``options`` (workload extras),
+``etcd_args`` (a list of extra etcd flags for every member, as ``--etcd-arg`` takes them,
+e.g. ``[--experimental-initial-corrupt-check=true]``) and
 ``expect`` (``valid``, the default; ``invalid`` for canaries; ``unknown``; ``any``).
 An entry without a seed gets a random one, recorded in its ``config.json`` and
 in ``junit.xml``, so every entry can be replayed with ``etcd-harness test --replay``.
@@ -69,6 +71,7 @@ from harness.run._validate import (
     FIELDS,
     FieldRule,
     did_you_mean,
+    etcd_args_problem,
     field_problem,
     field_value,
     nemesis_problem,
@@ -297,6 +300,9 @@ class _PlanReader:
                 why = option_problem(spec.workload, key, value)
                 if why:
                     raise self.error(_key_node(merged["options"][1], key), why)
+            why = etcd_args_problem(spec.etcd_args)
+            if why:
+                raise self.error(merged["etcd_args"][1], why)
             out.append(PlanEntry(name=name, spec=spec, expect=expect, line=line))
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import shutil
 import signal
 import sys
@@ -21,8 +22,10 @@ from harness.core import (
     HarnessError,
     ImageMissing,
     TestSpec,
+    point_latest,
 )
 from harness.etcd import RUN_LABEL, docker_client, remove_labelled
+from harness.report import write_index
 from harness.run._outcome import EntryResult, SuiteOutcome, judge
 from harness.run._outputs import format_summary, write_outputs
 from harness.run._plan import OVERHEAD_GUESS_S, Plan, PlanEntry, load_plan, nemesis_label
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 #: What runs one spec: :func:`run_test`, or a stand-in in tests.
 Runner = Callable[..., RunOutcome]
+
+log = logging.getLogger(__name__)
 
 
 def new_suite_dir(results_root: Path, suite_name: str) -> Path:
@@ -82,6 +87,19 @@ def run_entry(entry: PlanEntry, suite_dir: Path, progress: Progress, runner: Run
                            run_dir=_run_dir_of(spec), duration_s=time.monotonic() - t0,
                            detail=traceback.format_exc())
     return judge(entry, outcome, time.monotonic() - t0)
+
+
+def update_results_root(results_root: Path, result: EntryResult) -> None:
+    """After an entry: ``<results root>/latest`` points at its run and ``<results root>/index.html`` lists it,
+    as after a plain ``etcd-harness test`` (the runner keeps both in the suite's own folder). A failure
+    to do so is logged, never fatal: the suite's results matter more."""
+    if result.run_dir is None or not result.run_dir.is_dir():
+        return
+    try:
+        point_latest(result.run_dir, results_root)
+        write_index(results_root)
+    except (OSError, ValueError, HarnessError) as e:
+        log.warning("could not point %s/latest at %s or rewrite its index: %s", results_root, result.run_dir, e)
 
 
 @contextlib.contextmanager
@@ -134,8 +152,11 @@ def run_plan(plan: Plan, results_root: str | Path = "results", *, stream: TextIO
                                          message="interrupted (Ctrl-C or SIGTERM); the cluster was torn down",
                                          run_dir=_run_dir_of(spec), duration_s=time.monotonic() - t_entry)
                     outcome.results.append(result)
+                    with _signals_ignored():
+                        update_results_root(Path(results_root), result)
                     raise
                 outcome.results.append(result)
+                update_results_root(Path(results_root), result)
                 progress.finish(result)
                 current = None
     except KeyboardInterrupt:

@@ -101,6 +101,14 @@ def _options(v: Any) -> bool:
     return True
 
 
+def _etcd_args(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(isinstance(a, str) and a.strip() and "\0" not in a for a in v)
+
+
+def _as_tuple(v: Any) -> tuple[Any, ...]:
+    return tuple(v)
+
+
 def _seconds(v: Any) -> float:
     return float(v)
 
@@ -128,7 +136,41 @@ FIELDS: dict[str, FieldRule] = {
     "check_memory_mb": FieldRule(_positive_int, "a whole number of MiB, 1 or more"),
     "results_dir": FieldRule(_path, "a directory path"),
     "options": FieldRule(_options, "a mapping of workload options (string keys, JSON values)"),
+    "etcd_args": FieldRule(_etcd_args, "a list of etcd flags, e.g. [--experimental-initial-corrupt-check=true]",
+                           _as_tuple),
 }
+
+#: The flags the harness gives every member itself (``DockerCluster.etcd_args``): an ``--etcd-arg``
+#: may not set them again (a unit test keeps this list equal to what the cluster passes).
+HARNESS_ETCD_FLAGS = (
+    "name", "data-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
+    "initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
+    "logger", "log-outputs", "enable-v2",
+)
+
+
+def etcd_args_problem(args: Sequence[str]) -> str | None:
+    """Why ``args`` (``--etcd-arg`` values, in order) cannot be passed to etcd, saying what can; None if they can.
+
+    Each is a flag (``--flag=value``, or ``--flag`` followed by its value as the next item); a flag the
+    harness sets itself is refused. Whether etcd knows the flag is checked against the image's
+    ``etcd --help`` when the run starts (``DockerCluster``)."""
+    previous_takes_value = False
+    for arg in args:
+        if not arg.startswith("-"):
+            if not previous_takes_value:
+                return (f"--etcd-arg {arg!r} is not a flag; write each flag with its value, "
+                        "e.g. --etcd-arg=--experimental-corrupt-check-time=1m")
+            previous_takes_value = False
+            continue
+        name, has_value, _ = arg.lstrip("-").partition("=")
+        if not name:
+            return f"--etcd-arg {arg!r} names no flag"
+        if name in HARNESS_ETCD_FLAGS:
+            return (f"--etcd-arg {arg}: the harness sets --{name} on every member itself; "
+                    f"it may not be changed (the flags it sets: {', '.join('--' + f for f in HARNESS_ETCD_FLAGS)})")
+        previous_takes_value = not has_value
+    return None
 
 
 def shown(value: Any) -> str:
@@ -266,7 +308,7 @@ def spec_problem(spec: TestSpec) -> str | None:
         why = option_problem(spec.workload, key, value)
         if why:
             return why
-    return None
+    return etcd_args_problem(spec.etcd_args)
 
 
 def validate_spec(spec: TestSpec) -> TestSpec:

@@ -26,9 +26,12 @@ from typing import Any
 
 import pytest
 
+from harness.core import EXIT_INVALID
 from harness.report import _page as report_page
 from harness.report import write_index, write_report
 from harness.report._assets import asset
+from harness.run import main
+from tests.register_run import make_register_run
 from tests.sample_run import HOSTILE, make_sample_run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,9 +191,10 @@ class Browser:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def open(self, path: Path) -> None:
-        """Load ``path`` and wait until its script says it has rendered (or the timeout)."""
-        self.call("Emulation.setDeviceMetricsOverride", width=1400, height=2000, deviceScaleFactor=1, mobile=False)
+    def open(self, path: Path, width: int = 1400, height: int = 2000) -> None:
+        """Load ``path`` in a ``width`` x ``height`` viewport and wait until its script says it has rendered."""
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
+                  mobile=False)
         self.call("Page.navigate", url=path.resolve().as_uri())
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
@@ -210,6 +214,11 @@ class Browser:
         height = min(int(self.evaluate("document.documentElement.scrollHeight")), 16000)
         self.call("Emulation.setDeviceMetricsOverride", width=1400, height=height, deviceScaleFactor=1, mobile=False)
         shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        out.write_bytes(base64.b64decode(shot["data"]))
+
+    def screenshot_viewport(self, out: Path) -> None:
+        """What a person sees right now: the viewport only, as it is scrolled."""
+        shot = self.call("Page.captureScreenshot", format="png")
         out.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
@@ -250,7 +259,7 @@ def test_a_hostile_synthetic_run_renders_every_section_without_errors(tmp_path: 
         "({canvases: document.querySelectorAll('#perf-charts canvas:not(.icon)').length,"
         " timelineOps: document.querySelectorAll('#timeline-body .op').length,"
         " linearBars: document.querySelectorAll('#linear-body .lin-op').length,"
-        " badBars: document.querySelectorAll('#linear-body .lin-op.bad').length,"
+        " badBars: document.querySelectorAll('#linear-body .lin-failure > .lin-frame .lin-op.bad').length,"
         " holds: document.querySelectorAll('#locks-body .hold').length,"
         " overlaps: document.querySelectorAll('#locks-body .overlap').length,"
         " clusterRows: document.querySelectorAll('#cluster-body .lane-label').length,"
@@ -346,6 +355,77 @@ def test_the_index_lists_runs_and_filters_them(tmp_path: Path, browser: Browser)
     )
     assert browser.evaluate(visible) == 1
     assert "register-a" in browser.evaluate("document.querySelector('#runs tbody tr:not([hidden])').innerText")
+
+
+# --- the failure view (issue 13, item 5) ----------------------------------------------------------
+
+#: Where the failure-view test leaves its screenshot, for a person to look at.
+FAILURE_VIEW_PNG = Path(tempfile.gettempdir()) / "etcd-harness-failure-view.png"
+
+_GEOMETRY = """(() => {
+  const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+    return {left: r.left, top: r.top, right: r.right, bottom: r.bottom}; };
+  const failure = document.querySelector('#linear-body .lin-failure');
+  const frame = failure.querySelector(':scope > .lin-frame');
+  const scroller = frame.querySelector('.lin-scroll');
+  return {vw: innerWidth, vh: innerHeight, scrollY: scrollY,
+    bad: box(frame.querySelector('.lin-op.bad rect')), scroller: box(scroller), scrollLeft: scroller.scrollLeft,
+    labels: box(frame.querySelector('.lin-labels')),
+    laneLabels: Array.from(frame.querySelectorAll('.lin-labels text')).map(t => t.textContent),
+    window: box(failure.querySelector('.lin-small.window .lin-svg')),
+    windowBad: failure.querySelectorAll('.lin-small.window .lin-op.bad').length,
+    minimal: box(failure.querySelector('.lin-small.minimal .lin-svg')),
+    minimalOps: failure.querySelectorAll('.lin-small.minimal .lin-op').length,
+    minimalBad: failure.querySelectorAll('.lin-small.minimal .lin-op.bad').length,
+    captions: Array.from(failure.querySelectorAll('.lin-small .caption')).map(p => p.textContent),
+    faultBars: frame.querySelectorAll('.ann-fault').length, leaderBars: frame.querySelectorAll('.ann-leader').length};
+})()"""
+
+
+def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return (inner["left"] >= outer["left"] - 1 and inner["right"] <= outer["right"] + 1
+            and inner["top"] >= outer["top"] - 1 and inner["bottom"] <= outer["bottom"] + 1)
+
+
+@needs_browser
+def test_the_failure_view_opens_on_the_failing_op_with_its_window_and_reproducer(
+    tmp_path: Path, browser: Browser
+) -> None:
+    """A real failure (the real checkers on a register history with one stale read, deep into a key's
+    history): the diagram opens scrolled to the failing op, the jump link brings the op, the window and
+    the minimal reproducer onto the first screen, lane labels stay put, hovering shows the whole op."""
+    run = make_register_run(tmp_path / "results" / "register-partition" / "20250101T030000")
+    assert main(["check", "--run", str(run)]) == EXIT_INVALID
+    browser.open(run / "report.html", width=1400, height=900)
+    _assert_clean(browser)
+    g = browser.evaluate(_GEOMETRY)
+    # Opened on the failure: the failing op is within its diagram's visible part, far from the key's start.
+    assert g["scrollLeft"] > 1000, g
+    viewport = {"left": 0, "top": 0, "right": g["vw"], "bottom": g["vh"]}
+    assert _inside(g["bad"], {**g["scroller"], "left": g["labels"]["right"]}), g
+    assert g["laneLabels"][:2] == ["faults", "leader"] and g["faultBars"] > 0 and g["leaderBars"] > 0
+    assert g["labels"]["left"] == g["scroller"]["left"] + 1  # the lane labels stay while the bars scroll
+    # The jump link: the failing op, the window and the reproducer, on one screen.
+    browser.evaluate("document.querySelector('header a.jump-failure').click()")
+    browser.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    g = browser.evaluate(_GEOMETRY)
+    assert g["scrollY"] > 0
+    for part in ("bad", "window", "minimal"):
+        assert _inside(g[part], viewport), (part, g)
+    assert g["windowBad"] == 1 and g["minimalBad"] == 1 and 1 <= g["minimalOps"] <= 4, g
+    assert "starts from state" in g["captions"][0] and " of 705 ops" in g["captions"][1], g["captions"]
+    browser.screenshot_viewport(FAILURE_VIEW_PNG)
+    # Hovering an op shows all of it, however short its bar's label.
+    tip = browser.evaluate(
+        "(() => { const bar = document.querySelector('#linear-body .lin-failure > .lin-frame .lin-op.bad');"
+        " bar.dispatchEvent(new MouseEvent('mouseenter'));"
+        " const t = bar.closest('.lin-frame').querySelector('.lin-tip'); return t.hidden ? '' : t.textContent; })()"
+    )
+    assert tip.startswith("op ") and "cannot be placed: read" in tip and "invoked" in tip, tip
+    # The failure time is marked on the time charts.
+    assert browser.evaluate("document.querySelectorAll('#perf-charts .mark-key').length") == 1
+    assert browser.evaluate("document.querySelectorAll('#cluster-body .fail-mark').length") == 1
+    _assert_clean(browser)
 
 
 # --- a real run ---------------------------------------------------------------------------

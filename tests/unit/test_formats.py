@@ -25,7 +25,7 @@ def test_jsonl(tmp_path: Path) -> None:
     history, lines = read_history_lines(path, "auto")
     assert [op.type for op in history] == [OpType.INVOKE, OpType.OK]
     assert history[1].key == "r1" and history[1].value == [1, 2] and history[1].index == 1
-    assert lines == [1, 3]
+    assert list(lines) == [1, 3]
 
 
 @pytest.mark.parametrize(
@@ -50,11 +50,12 @@ def test_edn_one_map_per_line(tmp_path: Path) -> None:
         tmp_path,
         "kv.txt",
         '{:process 0, :type :invoke, :f :append, :key "0", :value "x 0 0 y"}\n'
-        '{:process 0, :type :ok, :f :get, :key "5", :value ""}\n',
+        '{:process 1, :type :invoke, :f :get, :key "5", :value nil}\n'
+        '{:process 1, :type :ok, :f :get, :key "5", :value ""}\n',
     )
     history = read_history(path, "auto")
     assert history[0].f == "append" and history[0].key == "0" and history[0].value == "x 0 0 y"
-    assert history[1].type is OpType.OK and history[1].value == ""
+    assert history[2].type is OpType.OK and history[2].value == ""
 
 
 def test_edn_vector_with_records_and_nemesis(tmp_path: Path) -> None:
@@ -62,12 +63,13 @@ def test_edn_vector_with_records_and_nemesis(tmp_path: Path) -> None:
  #jepsen.history.Op{:type :fail, :f :cas, :value [1 2], :process 3, :time 20}
  {:type :info, :f :start, :value nil, :process :nemesis}
  ; a comment
+ {:type :invoke, :f :read, :value nil, :process 4}
  {:type :fail, :f :read, :value nil, :process 4, :error :timed-out}]"""
     history = read_history(write(tmp_path, "h.edn", text), "auto")
     assert history[0].value == [1, 2] and history[0].time == 10
     assert history[1].type is OpType.FAIL
     assert history[2].process == NEMESIS
-    assert history[3].type is OpType.INFO  # a timed-out read has an unknown result
+    assert history[4].type is OpType.INFO  # a timed-out read has an unknown result
 
 
 @pytest.mark.parametrize(
@@ -99,6 +101,7 @@ def test_jepsen_log(tmp_path: Path) -> None:
         "INFO  jepsen.util - 2\t:fail\t:cas\t[0 0]\n"
         "INFO  jepsen.util - 3   :invoke :read   nil\n"
         "INFO  jepsen.util - 3\t:fail\t:read\t:timed-out\n"
+        "INFO  jepsen.util - 7\t:invoke\t:cas\t[1 2]\n"
         "INFO  jepsen.util - 7\t:info\t:cas\t:timed-out\n"
     )
     history, lines = read_history_lines(write(tmp_path, "etcd.log", text), "auto")
@@ -107,10 +110,11 @@ def test_jepsen_log(tmp_path: Path) -> None:
         (2, OpType.FAIL, "cas"),
         (3, OpType.INVOKE, "read"),
         (3, OpType.INFO, "read"),
+        (7, OpType.INVOKE, "cas"),
         (7, OpType.INFO, "cas"),
     ]
     assert history[0].value == [0, 0] and history[2].value is None
-    assert lines == [1, 3, 4, 5, 6]
+    assert list(lines) == [1, 3, 4, 5, 6, 7]
 
 
 def test_jepsen_log_errors(tmp_path: Path) -> None:
@@ -136,5 +140,6 @@ def test_detect_and_unreadable(tmp_path: Path) -> None:
         read_history(tmp_path / "bin.jsonl")
 
 
-def test_empty_file_is_an_empty_history(tmp_path: Path) -> None:
-    assert len(read_history(write(tmp_path, "e.log", ""))) == 0
+def test_empty_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(HistoryFormatError, match="empty history"):
+        read_history(write(tmp_path, "e.log", ""))

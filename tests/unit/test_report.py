@@ -418,3 +418,155 @@ def test_a_run_without_results_is_listed_as_unknown(tmp_path: Path) -> None:
     (run / "results.json").unlink()
     page = write_index(tmp_path).read_text()
     assert '<tr data-verdict="unknown"' in page
+
+
+# --- issue 13: failures you can trust at a glance -------------------------------------------
+
+
+def _results(run: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run / "results.json").read_text())
+    return data
+
+
+def _section(page: str, sid: str) -> str:
+    start = page.index(f'<section id="{sid}"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_the_verdict_says_when_and_by_which_version_it_was_computed(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=20)
+    verdict = _section(write_report(run).read_text(), "verdict")
+    assert "does not say when or by which harness version" in verdict  # an old results.json
+    results = _results(run)
+    results.update(checked_at="2025-01-02T03:04:05+00:00", harness_version="9.8.7",
+                   rechecked={"why": "history.jsonl is newer than results.json", "previous_valid": True})
+    (run / "results.json").write_text(json.dumps(results))
+    verdict = _section(write_report(run).read_text(), "verdict")
+    assert "Verdict computed 2025-01-02T03:04:05+00:00 by etcd-harness 9.8.7." in verdict
+    assert "Re-checked: history.jsonl is newer than results.json; before, it was valid." in verdict
+
+
+def test_the_runs_timing_and_rates_are_shown_with_the_verdict(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=20)
+    results = _results(run)
+    results["timing"] = {"cluster_start_s": 2.5, "ops_s": 60.1, "recovery_s": 1.25, "check_s": 0.3, "total_s": 71}
+    results["stats"].update(ops_per_s=180.2, offered_ops_per_s=200, op_phase_s=60.0, latency_ms_median=3.1)
+    (run / "results.json").write_text(json.dumps(results))
+    verdict = _section(write_report(run).read_text(), "verdict")
+    assert "cluster start 2.5 s · ops 60.1 s · recovery 1.25 s · check 0.3 s · total 71 s" in verdict
+    assert "180.2 ops/s achieved of 200 offered (90%) over 60 s of ops" in verdict
+    assert "median 3.1 ms" in verdict
+
+
+def test_without_an_offered_rate_the_achieved_one_stands_alone(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=20)
+    results = _results(run)
+    results["stats"]["ops_per_s"] = 15.0
+    (run / "results.json").write_text(json.dumps(results))
+    verdict = _section(write_report(run).read_text(), "verdict")
+    assert "15 ops/s achieved (target rate" in verdict and "offered" not in verdict
+
+
+def test_faults_that_went_wrong_are_boxed_near_the_verdict_and_escaped(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=20)
+    assert 'class="fault-problems"' not in write_report(run).read_text()  # absent: no box
+    results = _results(run)
+    results["fault_problems"] = [
+        {"time": 12_500_000_000, "f": "stop-partition", "problem": "rules left on n2 " + HOSTILE},
+        {"time": 30_000_000_000, "f": "heal-pause", "problem": "n3 still stopped"},
+    ]
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report(run).read_text()
+    verdict = _section(page, "verdict")
+    assert "Faults that went wrong (2)" in verdict
+    assert "12.500 s</b> · stop-partition: rules left on n2 &lt;script&gt;" in verdict
+    assert "heal-pause: n3 still stopped" in verdict and HOSTILE not in page
+
+
+def test_lost_locks_are_one_finding_linked_from_both_checkers(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=50, locks=True)
+    results = _results(run)
+    lost = {"process": 3, "key": "lock-0", "why": "its lease expired while it held the lock " + HOSTILE,
+            "acquire_index": 10, "time": 4_000_000_000}
+    other = {"process": 5, "key": "lock-1", "why": "the keepalive failed", "acquire_index": 20}
+    results["checkers"]["mutex"]["lost_locks"] = [lost, other]
+    results["checkers"]["linear"]["lost_locks"] = [{**lost, "why": "the same lock in other words " + HOSTILE}]
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report(run).read_text()
+    verdict = _section(page, "verdict")
+    assert verdict.count('id="lost-locks"') == 1 and "Locks lost while held (2)" in verdict
+    assert "(reported by linear, mutex)" in verdict and "(reported by mutex)" in verdict
+    assert verdict.count('href="#lost-locks"') == 2  # from the mutex row and the linear row
+    assert HOSTILE not in page and "other words &lt;script&gt;" in verdict
+    payload = _data_block(page)
+    assert payload["mutex"][0]["lostLocks"] == 2 and payload["linear"][0]["lostLocks"] == 1
+
+
+def test_an_invalid_run_has_a_jump_to_its_first_failure_and_a_valid_one_has_none(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=200, locks=True, counter=True)
+    page = write_report(run).read_text()
+    header = page[page.index("<header>") : page.index("</header>")]
+    marks = _data_block(page)["marks"]
+    assert [m["t"] for m in marks] == sorted(m["t"] for m in marks) and len(marks) == 3
+    assert {m["href"] for m in marks} == {"#lin-failure-0-0", "#locks-0", "#counter-0"}
+    assert f'<a class="jump-failure" href="{marks[0]["href"]}">↓ jump to the first failure' in header
+    results = _results(run)
+    results["checkers"] = {"set": {"valid": False, "reason": "lost 3 elements"}, "perf": {"valid": True}}
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report(run).read_text()
+    assert '<a class="jump-failure" href="#verdict-row-0">' in page and 'id="verdict-row-0"' in page
+    results["valid"] = True
+    results["checkers"] = {"perf": {"valid": True}}
+    (run / "results.json").write_text(json.dumps(results))
+    assert 'class="jump-failure"' not in write_report(run).read_text()
+
+
+def test_a_linearizability_failure_carries_its_window_reproducer_and_time(tmp_path: Path) -> None:
+    run = make_sample_run(tmp_path / "run", ops=300)
+    results = _results(run)
+    failure = results["checkers"]["linear"]["failures"][0]
+    bad = failure["unlinearizable"][0]
+    failure["minimal"] = {
+        "ops": [op for op in failure["window"]["ops"] if op["index"] in (failure["longest_prefix"][-1], bad["index"])],
+        "size": 2, "original_size": 40, "shrunk_in_s": 0.01, "complete": True, "order_only": False,
+        "initial_state": "3", "history": [{"index": 0, "type": "invoke", "f": "read", "value": HOSTILE}],
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    drawn = build_payload(load_run(run))["linear"][0]["failures"][0]
+    assert drawn["win"] == [op["index"] for op in failure["window"]["ops"]]
+    assert drawn["bt"] == bad["invoke_time"] // 1000
+    assert drawn["skipped"] == 0 and drawn["order"] == failure["longest_prefix"]
+    minimal = drawn["min"]
+    assert [o["i"] for o in minimal["ops"]] == sorted(o["index"] for o in failure["minimal"]["ops"])
+    assert minimal["bad"] == [bad["index"]] and minimal["start"] == "3" and minimal["complete"]
+    assert minimal["size"] == 2 and minimal["orig"] == 40 and HOSTILE in minimal["jsonl"][0]
+
+
+def test_a_long_order_is_drawn_from_its_last_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = make_sample_run(tmp_path / "run", ops=300)
+    results = _results(run)
+    failure = results["checkers"]["linear"]["failures"][0]
+    monkeypatch.setattr(_data, "MAX_PREFIX_DRAWN", 2)
+    drawn = build_payload(load_run(run))["linear"][0]["failures"][0]
+    skipped = len(failure["longest_prefix"]) - 2
+    assert drawn["skipped"] == skipped and drawn["order"] == failure["longest_prefix"][-2:]
+    assert drawn["states"] == failure["prefix_states"][-2:] and drawn["before"] == failure["prefix_states"][skipped - 1]
+    assert set(drawn["win"]) <= {o["i"] for o in drawn["ops"]}  # the window is always drawn whole
+
+
+def test_the_index_says_why_each_run_is_not_valid(tmp_path: Path) -> None:
+    make_sample_run(tmp_path / "a" / "1", ops=10)  # invalid, as made
+    unknown = make_sample_run(tmp_path / "b" / "1", ops=10)
+    valid = make_sample_run(tmp_path / "c" / "1", ops=10)
+    crashed = make_sample_run(tmp_path / "d" / "1", ops=10)
+    results = _results(unknown)
+    results.update(valid="unknown", checkers={"linear": {"valid": "unknown", "reason": "time limit of 30 s reached"}})
+    (unknown / "results.json").write_text(json.dumps(results))
+    _set_valid(valid, True)
+    (crashed / "results.json").unlink()
+    page = write_index(tmp_path).read_text()
+    why = dict(re.findall(r'<a href="([a-d])/1/[^"]*">.*?<td class="why">([^<]*)</td>', page, re.S))
+    assert why["a"].startswith("linear: key r") and "but the register can only be" in why["a"]
+    assert why["b"] == "linear: time limit of 30 s reached"
+    assert why["c"] == ""
+    assert why["d"] == "no results.json: the run may have crashed before checking"

@@ -197,6 +197,28 @@
       }
     });
   }
+  // when each failure happened: a red dashed line on every chart of the run's time axis
+  function drawMarks(ctx, w, top, bottom) {
+    if (!D.marks.length) return;
+    ctx.save();
+    ctx.strokeStyle = '#c00'; ctx.fillStyle = '#c00'; ctx.lineWidth = 1.5; ctx.setLineDash([5, 3]);
+    ctx.font = 'bold 11px sans-serif'; ctx.textAlign = 'left';
+    let lastX = -Infinity;
+    for (const m of D.marks) {
+      const t = m.t / 1000;
+      if (t < view.s || t > view.e) continue;
+      const x = xOf(t, w);
+      ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
+      if (x - lastX > 60) { ctx.fillText('✗ failure', Math.min(x + 3, w - MR - 60), top + 10); lastX = x; }
+    }
+    ctx.restore();
+  }
+  function markLegend(legend) {
+    if (!D.marks.length) return;
+    const a = el('a', { href: D.marks[0].href, class: 'mark-key', title: D.marks.map(m => secs(m.t / 1000) + ' ' + m.label).join('\n') },
+      '✗ ' + (D.marks.length === 1 ? 'failure' : D.marks.length + ' failures, the first') + ' at ' + secs(D.marks[0].t / 1000));
+    legend.appendChild(a);
+  }
   function bandKinds() {
     const kinds = [];
     for (const b of D.nemesis.bands) if (kinds.indexOf(b.kind) < 0) kinds.push(b.kind);
@@ -267,6 +289,7 @@
       const sw = el('span', { class: 'swatch' }); sw.style.background = kindColor(kind); sw.style.opacity = '0.6';
       s.appendChild(sw); s.appendChild(el('span', null, 'nemesis: ' + kind)); legend.appendChild(s);
     }
+    markLegend(legend);
     const TOP = 14 + 9 * bandKinds().length;
     function yLat(l, h) {
       const f = (Math.log10(Math.max(l, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo));
@@ -316,6 +339,7 @@
       }
       ctx.restore();
       ctx.globalAlpha = 1;
+      drawMarks(ctx, w, TOP, h - 26);
       screen = { xs: xs, ys: ys, w: w };
     }
 
@@ -357,6 +381,7 @@
         }
         ctx.stroke();
       });
+      drawMarks(ctx, w, top, bottom);
       ctx.fillStyle = '#555'; ctx.textAlign = 'left';
       ctx.fillText('completions per second, ' + dur(bucket) + ' buckets', ML + 4, top + 2);
     }
@@ -557,13 +582,20 @@
     renderTimelinePage(0);
   }
 
-  // ---- linearizability: the failing window, drawn like Porcupine ----
+  // ---- linearizability: the diagram opens on the failing op; the window and the reproducer on their own ----
+  const linearFocus = {}; // failure box id -> brings its failing op into view
   function renderLinear() {
     const root = section('linear-body');
     if (!root) return;
-    for (const checker of D.linear) {
+    D.linear.forEach((checker, c) => {
+      if (checker.lostLocks) root.appendChild(lostLocksLink(checker.lostLocks));
       checker.failures.forEach((failure, n) => {
-        try { root.appendChild(linearFailure(checker, failure, n)); } catch (e) { fail('linearizability failure ' + (n + 1), e); }
+        try {
+          const f = linearFailure(checker, failure, n, c);
+          root.appendChild(f.box);
+          linearFocus[f.box.id] = f.focus;
+          f.focus();
+        } catch (e) { fail('linearizability failure ' + (n + 1), e); }
       });
       if (checker.total > checker.failures.length)
         root.appendChild(el('p', { class: 'muted' }, (checker.total - checker.failures.length) + ' more failures are in results.json.'));
@@ -573,106 +605,281 @@
         for (const u of checker.unknown) ul.appendChild(el('li', null, 'key ' + u.key + ': ' + u.reason));
         d.appendChild(ul); root.appendChild(d);
       }
-    }
+    });
+  }
+  function lostLocksLink(n) {
+    const p = el('p', { class: 'lost-note' });
+    p.appendChild(el('span', null, 'This checker reports ' + n + ' lock' + (n === 1 ? '' : 's') + ' lost while held: '));
+    p.appendChild(el('a', { href: '#lost-locks' }, 'the finding'));
+    p.appendChild(el('span', null, ' lists each once, for every checker that saw it.'));
+    return p;
   }
 
-  function linearFailure(checker, failure, n) {
-    const box = el('div', { class: 'lin-failure' });
-    const bad = {};
-    for (const b of failure.bad) bad[b.i] = b.why;
-    const head = el('h3', null, (D.linear.length > 1 ? checker.name + ' · ' : '') + 'Failure ' + (n + 1) +
-      (failure.key !== null ? ' · key ' + failure.key : ''));
-    box.appendChild(head);
-    for (const b of failure.bad) box.appendChild(el('p', { class: 'why' }, 'Op ' + b.i + ' cannot be placed: ' + b.why));
+  const F_SHORT = { read: 'r', write: 'w', cas: 'cas', acquire: 'acq', release: 'rel', add: 'add', put: 'put', delete: 'del' };
+  const CHAR_W = 6.7; // px per character of .bar-label
+  function opText(o) { return o.f + ' ' + o.v + (o.t === 'info' ? ' ?' : o.t === 'fail' ? ' ✗' : ''); }
+  function fitLabel(o, room) {
+    const mark = o.t === 'info' ? ' ?' : o.t === 'fail' ? ' ✗' : '';
+    for (const text of [opText(o), (F_SHORT[o.f] || o.f.slice(0, 3)) + ' ' + o.v + mark, o.v + mark])
+      if (text.length * CHAR_W <= room) return text;
+    const n = Math.floor(room / CHAR_W);
+    return n >= 3 ? String(o.v).slice(0, n - 1) + '…' : '';
+  }
+  function opTip(o, extra) {
+    return 'op ' + o.i + ' · process ' + o.p + ' · ' + o.t + '\n' + o.f + ' ' + o.v +
+      '\ninvoked ' + secs(o.s / 1000) + (o.open ? ', outcome unknown' : ', returned ' + secs(o.c / 1000) + ' (took ' + dur((o.c - o.s) / 1000) + ')') +
+      (o.err ? '\nerror: ' + o.err : '') + (extra || '');
+  }
+  function leaderSegments() { // µs
+    const obs = D.leaders.obs, segs = [];
+    for (let i = 0; i < obs.length; i++) {
+      const s = obs[i][0], e = i + 1 < obs.length ? obs[i + 1][0] : D.endUs;
+      if (segs.length && segs[segs.length - 1].leader === obs[i][1]) { segs[segs.length - 1].e = e; continue; }
+      segs.push({ leader: obs[i][1], s: s, e: e });
+    }
+    return segs;
+  }
 
-    const ops = failure.ops;
+  // One history diagram, like Porcupine: a row per process, each op a bar from its call to its return,
+  // x the rank of each call and return event (readable whatever the latencies); above the processes,
+  // rows for the faults and the leader on the same axis. The lane labels stay while the bars scroll.
+  // cfg: order (op indexes), states (after each), base (steps before order[0]), bad {index: why},
+  // rowH, minStep, width (to fit), maxHeight, id (unique).
+  function historyDiagram(ops, cfg) {
     const orderPos = {};
-    failure.order.forEach((i, pos) => { orderPos[i] = pos; });
-    // x is the rank of each call/return event, as in Porcupine: readable whatever the latencies
+    cfg.order.forEach((i, pos) => { orderPos[i] = pos; });
     const events = [];
     ops.forEach((o, j) => { events.push([o.s, 0, j]); events.push([o.open ? Infinity : o.c, 1, j]); });
-    events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    events.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
     const rankS = new Array(ops.length), rankC = new Array(ops.length);
     events.forEach((e, r) => { if (e[1] === 0) rankS[e[2]] = r; else rankC[e[2]] = r; });
     const procs = [];
     for (const o of ops) if (procs.indexOf(o.p) < 0) procs.push(o.p);
     procs.sort((a, b) => (isNaN(+a) || isNaN(+b)) ? String(a).localeCompare(String(b)) : a - b);
-    const left = 64, top = 30, rowH = 46;
-    const avail = Math.max((section('linear-body').clientWidth || 1000) - left - 60, 300);
-    const step = Math.max(28, Math.min(90, avail / (events.length + 1)));
-    const W = left + (events.length + 1) * step + 40, H = top + procs.length * rowH + 30;
-    const X = r => left + r * step + step / 2;
-    const svg = sv('svg', { width: W, height: H, class: 'lin-svg', viewBox: '0 0 ' + W + ' ' + H });
-    const defs = sv('defs');
-    const grad = sv('linearGradient', { id: 'fade-' + n + '-' + checker.name.replace(/[^a-z0-9]/gi, ''), x1: 0, x2: 1 });
-    grad.appendChild(sv('stop', { offset: '0.6', 'stop-color': FILL.info, 'stop-opacity': 1 }));
-    grad.appendChild(sv('stop', { offset: '1', 'stop-color': FILL.info, 'stop-opacity': 0.1 }));
-    defs.appendChild(grad); svg.appendChild(defs);
+    const rowH = cfg.rowH, AH = 15, top = 16, labelW = 58;
+    const segs = leaderSegments();
+    const rows = [];
+    if (D.nemesis.bands.length) rows.push('faults');
+    if (segs.length) rows.push('leader');
+    const lanesTop = top + rows.length * AH + (rows.length ? 4 : 0);
+    const step = Math.max(cfg.minStep, Math.min(80, ((cfg.width || 0) - labelW - 30) / (events.length + 1)));
+    const W = Math.ceil((events.length + 1) * step + 24), H = lanesTop + procs.length * rowH + 4;
+    const X = r => r * step + step / 2;
+    const finite = events.map(e => e[0]).filter(t => t !== Infinity);
+    function xAt(t) { // the boundary before the first event at or after t (µs)
+      let lo = 0, hi = finite.length;
+      while (lo < hi) { const m = (lo + hi) >> 1; if (finite[m] < t) lo = m + 1; else hi = m; }
+      return lo >= finite.length && t > finite[finite.length - 1] ? W - 6 : lo * step;
+    }
+    const labels = sv('svg', { width: labelW, height: H, class: 'lin-labels' });
+    const svg = sv('svg', { width: W, height: H, class: 'lin-svg' });
+    labels.appendChild(sv('rect', { x: 0, y: 0, width: labelW, height: H, fill: '#fff' }));
+    rows.forEach((r, k) => labels.appendChild(sv('text', { x: 4, y: top + k * AH + 11, class: 'ann-label' }, r)));
     procs.forEach((p, i) => {
-      const yy = top + i * rowH;
-      svg.appendChild(sv('line', { x1: left - 4, x2: W - 10, y1: yy + rowH / 2 + 6, y2: yy + rowH / 2 + 6, class: 'lane' }));
-      svg.appendChild(sv('text', { x: 6, y: yy + rowH / 2 + 10, class: 'lane-label' }, 'p' + p));
+      const yy = lanesTop + i * rowH;
+      labels.appendChild(sv('text', { x: 4, y: yy + rowH / 2 + 4, class: 'lane-label' }, 'p' + p));
+      svg.appendChild(sv('line', { x1: 0, x2: W, y1: yy + rowH - 2, y2: yy + rowH - 2, class: 'lane' }));
     });
-    svg.appendChild(sv('text', { x: left, y: 14, class: 'muted-text' },
-      'time → (ordered by call and return events; hover a bar for exact times)'));
+    // time ticks: the real time of every few events
+    const every = Math.max(1, Math.ceil(110 / step));
+    for (let r = 0; r < events.length; r += every) {
+      if (events[r][0] === Infinity) break;
+      svg.appendChild(sv('text', { x: X(r), y: 11, class: 'tick', 'text-anchor': 'start' }, secs(events[r][0] / 1000)));
+      svg.appendChild(sv('line', { x1: X(r), x2: X(r), y1: 13, y2: H, class: 'tick-line' }));
+    }
+    // annotation rows: fault periods and the leader, on the same axis
+    const t0 = finite.length ? finite[0] : 0, t1 = finite.length ? finite[finite.length - 1] : 0;
+    rows.forEach((r, k) => {
+      const y = top + k * AH + 1;
+      if (r === 'faults') {
+        for (const b of D.nemesis.bands) {
+          if (b.e < t0 || b.s > t1) continue;
+          const x0 = xAt(b.s), x1 = Math.max(xAt(b.e), x0 + 3);
+          const g = sv('g', { class: 'ann-fault' });
+          g.appendChild(sv('rect', { x: x0, y: y, width: x1 - x0, height: AH - 3, fill: kindColor(b.kind), rx: 2 }));
+          if (x1 - x0 > b.kind.length * 6.5 + 6) g.appendChild(sv('text', { x: x0 + 3, y: y + 10, class: 'seg-label' }, b.kind));
+          tip(g, 'nemesis: ' + b.label + ' from ' + secs(b.s / 1000) + ' to ' + (b.open ? 'the end (never healed)' : secs(b.e / 1000)) + (b.err ? '\nerror: ' + b.err : ''));
+          svg.appendChild(g);
+        }
+      } else {
+        segs.forEach((g, j) => {
+          if (g.e < t0 || g.s > t1) return;
+          const x0 = xAt(g.s), x1 = Math.max(xAt(g.e), x0 + 2);
+          const grp = sv('g', { class: 'ann-leader' });
+          grp.appendChild(sv('rect', { x: x0, y: y, width: x1 - x0, height: AH - 3, fill: g.leader === null ? '#ddd' : nodeColor(g.leader), rx: 2 }));
+          const name = g.leader === null ? 'none' : g.leader;
+          if (x1 - x0 > name.length * 6.5 + 6) grp.appendChild(sv('text', { x: x0 + 3, y: y + 10, class: 'seg-label' }, name));
+          tip(grp, (g.leader === null ? 'no leader' : 'leader ' + g.leader) + ' from ' + secs(g.s / 1000) + ' to ' + secs(g.e / 1000) +
+            (j > 0 ? '\nchanged from ' + (segs[j - 1].leader ?? 'none') : ''));
+          svg.appendChild(grp);
+          if (j > 0 && g.s >= t0) svg.appendChild(sv('path', { d: 'M' + (x0 - 4) + ',' + (y - 1) + 'L' + (x0 + 4) + ',' + (y - 1) + 'L' + x0 + ',' + (y + 5) + 'Z', class: 'change-mark' }));
+        });
+      }
+    });
+    const frame = el('div', { class: 'lin-frame' });
+    const scroller = el('div', { class: 'lin-scroll' });
+    if (cfg.maxHeight) scroller.style.maxHeight = cfg.maxHeight;
+    const inner = el('div', { class: 'lin-inner' });
+    inner.style.width = (labelW + W) + 'px';
+    inner.appendChild(labels); inner.appendChild(svg); scroller.appendChild(inner); frame.appendChild(scroller);
+    const tipBox = el('div', { class: 'hover-tip lin-tip' }); tipBox.hidden = true; frame.appendChild(tipBox);
     const bars = {};
     ops.forEach((o, j) => {
-      const row = procs.indexOf(o.p), yy = top + row * rowH + 12;
-      const x0 = X(rankS[j]) - step / 2 + 3;
-      const x1 = o.open ? W - 14 : X(rankC[j]) + step / 2 - 3;
-      const g = sv('g', { class: 'lin-op' + (o.i in bad ? ' bad' : '') + (o.i in orderPos ? ' in-order' : ' unplaced') });
-      const fill = o.open ? 'url(#' + grad.getAttribute('id') + ')' : FILL[o.t];
-      g.appendChild(sv('rect', { x: x0, y: yy, width: Math.max(x1 - x0, 8), height: rowH - 18, rx: 3, fill: fill, stroke: COLOR[o.t] }));
-      const label = o.f + ' ' + o.v + (o.t === 'info' ? ' ?' : o.t === 'fail' ? ' ✗' : '');
-      const maxChars = Math.max(Math.floor((x1 - x0 - 6) / 6.7), 1);
-      g.appendChild(sv('text', { x: x0 + 4, y: yy + rowH - 23, class: 'bar-label' },
-        label.length > maxChars ? label.slice(0, Math.max(maxChars - 1, 1)) + '…' : label));
-      tip(g, 'op ' + o.i + ' · process ' + o.p + ' · ' + o.t + '\n' + o.f + ' ' + o.v +
-        '\ninvoked ' + secs(o.s / 1000) + (o.open ? ', outcome unknown' : ', returned ' + secs(o.c / 1000)) +
-        (o.err ? '\nerror: ' + o.err : '') + (o.i in bad ? '\ncannot be placed: ' + bad[o.i] : '') +
-        (o.i in orderPos ? '\nstep ' + (orderPos[o.i] + 1) + ' of the longest linearizable order; state after: ' + (failure.states[orderPos[o.i]] ?? '?') : ''));
+      const row = procs.indexOf(o.p), yy = lanesTop + row * rowH + 3, h = rowH - 8;
+      const x0 = X(rankS[j]) - step / 2 + 2;
+      const x1 = Math.max(o.open ? W - 6 : X(rankC[j]) + step / 2 - 2, x0 + 8);
+      const isBad = o.i in cfg.bad;
+      const g = sv('g', { class: 'lin-op' + (isBad ? ' bad' : '') + (o.i in orderPos ? ' in-order' : ' unplaced'), 'data-i': o.i });
+      const fill = o.open ? 'url(#' + cfg.id + '-fade)' : FILL[o.t];
+      g.appendChild(sv('rect', { x: x0, y: yy, width: x1 - x0, height: h, rx: 3, fill: fill, stroke: COLOR[o.t] }));
+      const text = fitLabel(o, x1 - x0 - 8);
+      if (text) g.appendChild(sv('text', { x: x0 + 4, y: yy + h - 4, class: 'bar-label' }, text));
+      const pos = orderPos[o.i];
+      const full = opTip(o, (isBad ? '\ncannot be placed: ' + cfg.bad[o.i] : '') +
+        (pos !== undefined ? '\nstep ' + (cfg.base + pos + 1) + ' of the longest linearizable order; state after: ' + (cfg.states[pos] ?? '?') : ''));
+      tip(g, full);
+      g.addEventListener('mouseenter', () => {
+        tipBox.textContent = full; tipBox.hidden = false;
+        const fr = frame.getBoundingClientRect(), br = g.getBoundingClientRect();
+        tipBox.style.left = Math.max(0, Math.min(br.left - fr.left, fr.width - 320)) + 'px';
+        tipBox.style.top = (br.bottom - fr.top + 4) + 'px';
+      });
+      g.addEventListener('mouseleave', () => { tipBox.hidden = true; });
       svg.appendChild(g);
-      bars[o.i] = { g: g, x0: x0, x1: Math.max(x1, x0 + 8), y: yy };
+      bars[o.i] = { g: g, x0: x0, x1: x1, y: yy, h: h };
     });
+    const defs = sv('defs');
+    const grad = sv('linearGradient', { id: cfg.id + '-fade', x1: 0, x2: 1 });
+    grad.appendChild(sv('stop', { offset: '0.6', 'stop-color': FILL.info, 'stop-opacity': 1 }));
+    grad.appendChild(sv('stop', { offset: '1', 'stop-color': FILL.info, 'stop-opacity': 0.1 }));
+    defs.appendChild(grad); svg.insertBefore(defs, svg.firstChild);
     // linearization points: monotone along the order, each inside its op's bar
     const pts = [];
     let last = -Infinity;
-    for (const i of failure.order) {
+    for (const i of cfg.order) {
       const b = bars[i];
       if (!b) continue;
       const x = Math.min(Math.max(last + 6, b.x0 + 9), b.x1 - 9);
       last = x;
-      pts.push({ i: i, x: x, y: b.y });
+      pts.push({ i: i, x: x, y: b.y - 2, pos: orderPos[i] });
     }
     const path = sv('polyline', { points: pts.map(p => p.x + ',' + p.y).join(' '), class: 'lin-path' });
     svg.appendChild(path);
-    const dots = pts.map((p, s) => {
+    const dots = pts.map(p => {
       const g = sv('g', { class: 'lin-point' });
-      g.appendChild(sv('circle', { cx: p.x, cy: p.y, r: 8 }));
-      g.appendChild(sv('text', { x: p.x, y: p.y + 3.5, 'text-anchor': 'middle' }, s + 1));
-      const st = failure.states[s];
-      if (st !== undefined) g.appendChild(sv('text', { x: p.x + 10, y: p.y - 4, class: 'state-label' }, st.length > 14 ? st.slice(0, 13) + '…' : st));
-      tip(g, 'step ' + (s + 1) + ': op ' + p.i + '\nstate after: ' + (failure.states[s] ?? '?'));
+      g.appendChild(sv('circle', { cx: p.x, cy: p.y, r: 6.5 }));
+      const n = cfg.base + p.pos + 1;
+      g.appendChild(sv('text', { x: p.x, y: p.y + 3.5, 'text-anchor': 'middle', class: n > 99 ? 'long' : '' }, n > 999 ? '·' : n));
+      const st = cfg.states[p.pos];
+      if (st !== undefined) g.appendChild(sv('text', { x: p.x + 9, y: p.y - 3, class: 'state-label' }, st.length > 12 ? st.slice(0, 11) + '…' : st));
+      tip(g, 'step ' + n + ': op ' + p.i + '\nstate after: ' + (st ?? '?'));
       svg.appendChild(g);
       return g;
     });
-    for (const b of failure.bad) {
-      const bb = bars[b.i];
+    let badX = null;
+    for (const i in cfg.bad) {
+      const bb = bars[i];
       if (!bb) continue;
       const x = Math.min(Math.max(last + 10, bb.x0 + 9), bb.x1 - 9);
+      badX = badX === null ? x : badX;
+      svg.insertBefore(sv('line', { x1: x, x2: x, y1: lanesTop - 2, y2: H, class: 'bad-line' }), svg.firstChild.nextSibling);
       const m = sv('g', { class: 'bad-mark' });
-      m.appendChild(sv('text', { x: x + 10, y: bb.y - 4, class: 'bad-label' }, 'cannot be placed'));
+      m.appendChild(sv('text', { x: Math.min(x + 10, W - 110), y: bb.y - 3, class: 'bad-label' }, 'cannot be placed'));
       m.appendChild(sv('path', { d: 'M' + (x - 6) + ',' + (bb.y - 6) + 'L' + (x + 6) + ',' + (bb.y + 6) + 'M' + (x + 6) + ',' + (bb.y - 6) + 'L' + (x - 6) + ',' + (bb.y + 6) }));
-      tip(m, 'cannot be placed: ' + b.why);
+      tip(m, 'cannot be placed: ' + cfg.bad[i]);
       svg.appendChild(m);
     }
-    const scroller = el('div', { class: 'lin-scroll' });
-    scroller.appendChild(svg);
-    box.appendChild(scroller);
+    // Bring op `i` (default: the failing one) into the middle of the visible part.
+    function focus(i) {
+      const target = i !== undefined ? i : Object.keys(cfg.bad)[0];
+      const b = bars[target];
+      if (!b) return;
+      const visible = scroller.clientWidth - labelW;
+      const x = b.x0 + Math.min((b.x1 - b.x0) / 2, visible / 3);
+      scroller.scrollLeft = Math.max(0, x - visible / 2);
+      scroller.scrollTop = Math.max(0, b.y + b.h / 2 - scroller.clientHeight / 2);
+    }
+    return { frame: frame, bars: bars, pts: pts, path: path, dots: dots, focus: focus, step: step };
+  }
+
+  function smallDiagram(cls, title, caption, ops, cfg) {
+    const box = el('div', { class: 'lin-small ' + cls });
+    box.appendChild(el('h4', null, title));
+    box.appendChild(el('p', { class: 'caption' }, caption));
+    box.appendChild(historyDiagram(ops, cfg).frame);
+    return box;
+  }
+
+  function linearFailure(checker, failure, n, c) {
+    const box = el('div', { class: 'lin-failure', id: 'lin-failure-' + c + '-' + n });
+    const bad = {};
+    for (const b of failure.bad) bad[b.i] = b.why;
+    const head = el('h3', null, (D.linear.length > 1 ? checker.name + ' · ' : '') + 'Failure ' + (n + 1) +
+      (failure.key !== null ? ' · key ' + failure.key : '') + (failure.bt !== null ? ' · at ' + secs(failure.bt / 1000) : ''));
+    box.appendChild(head);
+    for (const b of failure.bad) box.appendChild(el('p', { class: 'why' }, 'Op ' + b.i + ' cannot be placed: ' + b.why));
+    const width = section('linear-body').clientWidth || 1200;
+    const id = 'lin-' + c + '-' + n;
+    const main = historyDiagram(failure.ops, { order: failure.order, states: failure.states, base: failure.skipped, bad: bad,
+      rowH: 30, minStep: 34, width: width, maxHeight: '44vh', id: id });
+    const tools = el('div', { class: 'tools' });
+    tools.appendChild(button('◎ the failing op', () => main.focus(), 'scroll the diagram back to the op that cannot be placed'));
+    for (const b of failure.bad) {
+      tools.appendChild(button('op ' + b.i + ' in the timeline', () => {
+        const k = findOp(b.i);
+        if (k >= 0) { timelineGoTo(k, true); } else { fail('timeline', new Error('op ' + b.i + ' is not among the embedded ops')); }
+      }));
+    }
+    tools.appendChild(el('span', { class: 'muted' }, failure.ops.length + ' ops of this key' +
+      (failure.skipped ? ' (the last ' + failure.order.length + ' steps of ' + (failure.skipped + failure.order.length) + ' in the order)' : '') +
+      '; scroll sideways for earlier ones, hover an op for all of it.'));
+    box.appendChild(tools);
+    box.appendChild(main.frame);
+
+    // the failing window and the minimal reproducer, each on its own
+    const pair = el('div', { class: 'lin-small-row' });
+    const half = Math.max((width - 12) / 2 - 40, 340);
+    const inWindow = {};
+    for (const i of failure.win) inWindow[i] = true;
+    const winOps = failure.ops.filter(o => inWindow[o.i]);
+    if (winOps.length) {
+      const order = [], states = [];
+      let first = -1;
+      failure.order.forEach((i, pos) => { if (inWindow[i]) { if (first < 0) first = pos; order.push(i); states.push(failure.states[pos]); } });
+      const before = failure.wstart !== null ? failure.wstart :
+        first > 0 ? failure.states[first - 1] : first === 0 && failure.skipped ? failure.before : null;
+      const caption = winOps.length + ' ops around the failure, from ' + secs(failure.ws / 1000) + ' to ' + secs(failure.we / 1000) +
+        '; the model starts from ' + (before === null || before === undefined ? 'the initial state' : 'state ' + before) +
+        (failure.pending ? ', and ' + failure.pending + ' earlier info op(s) may take effect anywhere in it' : '') + '.';
+      pair.appendChild(smallDiagram('window', 'The failing window', caption, winOps,
+        { order: order, states: states, base: failure.skipped + Math.max(first, 0), bad: bad, rowH: 26, minStep: 22, width: half, id: id + '-w' }));
+    }
+    const m = failure.min;
+    if (m && m.ops.length) {
+      const mbad = {};
+      for (const i of m.bad) mbad[i] = m.why || bad[i] || 'it cannot be placed';
+      const how = m.complete ? '1-minimal: dropping any one op makes it linearizable or changes the failure' : 'the smallest found in the time given';
+      const caption = m.size + (m.orig ? ' of ' + m.orig : '') + ' ops, still not linearizable (' + how + (m.secs !== null ? '; shrunk in ' + m.secs.toFixed(2) + ' s' : '') +
+        '). It starts from ' + (m.start === null ? 'the initial state' : 'state ' + m.start) +
+        (m.order.length ? '; the dots are its longest linearizable order.' : '; no order of these ops explains what they returned.');
+      const small = smallDiagram('minimal', 'Minimal reproducer', caption, m.ops,
+        { order: m.order, states: m.states, base: 0, bad: mbad, rowH: 26, minStep: 22, width: half, id: id + '-m' });
+      if (m.jsonl.length) {
+        const d = el('details');
+        d.appendChild(el('summary', null, 'its history (' + m.jsonl.length + ' lines of JSONL; `etcd-harness check` re-checks it as not linearizable)'));
+        d.appendChild(el('pre', { class: 'excerpt' }, m.jsonl.join('\n')));
+        small.appendChild(d);
+      }
+      pair.appendChild(small);
+    } else {
+      pair.appendChild(el('div', { class: 'lin-small minimal none' }, 'No minimal reproducer: shrinking found none in its time, or the checker does not shrink.'));
+    }
+    box.appendChild(pair);
 
     // stepper through the longest linearizable order, with the model state after each step
+    const order = failure.order, base = failure.skipped;
     const stepper = el('div', { class: 'stepper' });
-    const slider = el('input', { type: 'range', min: 0, max: failure.order.length, value: failure.order.length, 'aria-label': 'step' });
+    const slider = el('input', { type: 'range', min: 0, max: order.length, value: order.length, 'aria-label': 'step' });
     const stateOut = el('div', { class: 'state' });
     stepper.appendChild(el('span', null, 'Step through the longest linearizable order: '));
     stepper.appendChild(slider);
@@ -684,15 +891,15 @@
     table.appendChild(thead);
     const rows = [];
     const byIndex = {};
-    for (const o of ops) byIndex[o.i] = o;
-    failure.order.forEach((i, s) => {
+    for (const o of failure.ops) byIndex[o.i] = o;
+    order.forEach((i, s) => {
       const o = byIndex[i];
       const tr = el('tr');
-      tr.appendChild(el('td', null, s + 1)); tr.appendChild(el('td', null, i));
+      tr.appendChild(el('td', null, base + s + 1)); tr.appendChild(el('td', null, i));
       tr.appendChild(el('td', null, o ? 'p' + o.p : '?'));
-      tr.appendChild(el('td', null, o ? o.f + ' ' + o.v : '(not in the window)'));
+      tr.appendChild(el('td', null, o ? o.f + ' ' + o.v : '(not drawn)'));
       tr.appendChild(el('td', { class: 'mono' }, failure.states[s] ?? ''));
-      tr.addEventListener('click', () => { slider.value = String(s + 1); applyStep(); });
+      tr.addEventListener('click', () => { slider.value = String(s + 1); applyStep(); main.focus(i); });
       table.appendChild(tr); rows.push(tr);
     });
     for (const b of failure.bad) {
@@ -705,50 +912,44 @@
       table.appendChild(tr);
     }
     const details = el('details', { class: 'order-table' });
-    details.open = failure.order.length <= 30;
-    details.appendChild(el('summary', null, 'The longest linearizable order (' + failure.order.length + ' ops) and the model state'));
+    details.open = order.length <= 30;
+    details.appendChild(el('summary', null, 'The longest linearizable order (' + (base ? 'its last ' + order.length + ' of ' + (base + order.length) : order.length) + ' ops) and the model state'));
     details.appendChild(table);
     box.appendChild(details);
-    const actions = el('div', { class: 'tools' });
-    for (const b of failure.bad) {
-      actions.appendChild(button('Show op ' + b.i + ' in the timeline', () => {
-        const k = findOp(b.i);
-        if (k >= 0) { timelineGoTo(k, true); } else { fail('timeline', new Error('op ' + b.i + ' is not among the embedded ops')); }
-      }));
-    }
-    box.appendChild(actions);
 
+    const dotAt = {};
+    main.pts.forEach((p, k) => { dotAt[p.pos] = main.dots[k]; });
     function applyStep() {
       const s = parseInt(slider.value, 10);
-      failure.order.forEach((i, j) => {
-        const b = bars[i];
-        if (b) b.g.classList.toggle('future', j >= s);
-        if (b) b.g.classList.toggle('current', j === s - 1);
-        if (dots[j]) dots[j].classList.toggle('future', j >= s);
+      order.forEach((i, j) => {
+        const b = main.bars[i];
+        if (b) { b.g.classList.toggle('future', j >= s); b.g.classList.toggle('current', j === s - 1); }
+        if (dotAt[j]) dotAt[j].classList.toggle('future', j >= s);
         rows[j].classList.toggle('current', j === s - 1);
       });
-      path.setAttribute('points', pts.slice(0, s).map(p => p.x + ',' + p.y).join(' '));
-      const state = s === 0 ? 'the initial state' : (failure.states[s - 1] ?? '?');
-      stateOut.textContent = s === 0 ? 'before step 1: the initial state' :
-        'after step ' + s + ' (op ' + failure.order[s - 1] + '): state ' + state +
-        (s === failure.order.length && failure.bad.length ? ' — and then no op below can be placed: ' + failure.bad.map(b => 'op ' + b.i + ', ' + b.why).join('; ') : '');
+      main.path.setAttribute('points', main.pts.filter(p => p.pos < s).map(p => p.x + ',' + p.y).join(' '));
+      const initial = base ? 'state ' + (failure.before ?? '?') + ' (after step ' + base + ')' : 'the initial state';
+      stateOut.textContent = s === 0 ? 'before step ' + (base + 1) + ': ' + initial :
+        'after step ' + (base + s) + ' (op ' + order[s - 1] + '): state ' + (failure.states[s - 1] ?? '?') +
+        (s === order.length && failure.bad.length ? ' — and then no op below can be placed: ' + failure.bad.map(b => 'op ' + b.i + ', ' + b.why).join('; ') : '');
     }
-    slider.addEventListener('input', applyStep);
+    slider.addEventListener('input', () => { applyStep(); const s = parseInt(slider.value, 10); if (s > 0) main.focus(order[s - 1]); });
     applyStep();
-    return box;
+    return { box: box, focus: i => main.focus(i) };
   }
 
   // ---- locks: hold intervals per process, overlaps highlighted ----
   function renderLocks() {
     const root = section('locks-body');
     if (!root) return;
-    D.mutex.forEach(m => {
-      try { root.appendChild(lockChart(m)); } catch (e) { fail('lock chart ' + m.name, e); }
+    D.mutex.forEach((m, i) => {
+      try { root.appendChild(lockChart(m, i)); } catch (e) { fail('lock chart ' + m.name, e); }
     });
   }
-  function lockChart(m) {
-    const box = el('div');
+  function lockChart(m, idx) {
+    const box = el('div', { id: 'locks-' + idx, class: 'failure-target' });
     if (D.mutex.length > 1) box.appendChild(el('h3', null, m.name));
+    if (m.lostLocks) box.appendChild(lostLocksLink(m.lostLocks));
     box.appendChild(el('p', null, m.holds.length + ' holds' + (m.holdsTotal > m.holds.length ? ' (of ' + m.holdsTotal + ')' : '') +
       ', ' + m.violations.length + ' overlapping holds (violations).'));
     const own = { s: 0, e: endMs };
@@ -829,12 +1030,12 @@
   function renderCounters() {
     const root = section('counter-body');
     if (!root) return;
-    for (const c of D.counter) {
-      try { root.appendChild(counterChart(c)); } catch (e) { fail('counter chart ' + c.name, e); }
-    }
+    D.counter.forEach((c, i) => {
+      try { root.appendChild(counterChart(c, i)); } catch (e) { fail('counter chart ' + c.name, e); }
+    });
   }
-  function counterChart(c) {
-    const box = el('div');
+  function counterChart(c, idx) {
+    const box = el('div', { id: 'counter-' + idx, class: 'failure-target' });
     if (D.counter.length > 1) box.appendChild(el('h3', null, c.name));
     const R = c.reads;
     box.appendChild(el('p', null, c.total + ' reads, ' + c.bad + ' outside their bounds' + (c.final ? '. Final: ' + c.final : '.')));
@@ -978,6 +1179,13 @@
           svg.appendChild(m);
         }
       });
+      for (const mk of D.marks) {
+        const t = mk.t / 1000;
+        if (t < view.s || t > view.e) continue;
+        const ln = sv('line', { x1: x(t), x2: x(t), y1: top - 4, y2: top + rows.length * rowH, class: 'fail-mark' });
+        tip(ln, secs(t) + ': ' + mk.label);
+        svg.appendChild(ln);
+      }
       for (const ev of D.nemesis.events) {
         const t = ev.s / 1000;
         if (t < view.s || t > view.e) continue;
@@ -995,8 +1203,31 @@
     draw();
   }
 
+  // ---- links to a linearizability failure (the "jump to the first failure" one too) also scroll
+  // its diagram back to the failing op ----
+  function goToFailure(id) {
+    const target = document.getElementById(id);
+    if (!target) return false;
+    target.scrollIntoView({ block: 'start' });
+    if (linearFocus[id]) linearFocus[id]();
+    return true;
+  }
+  function followFailureLinks() {
+    document.addEventListener('click', ev => {
+      const a = ev.target instanceof Element ? ev.target.closest('a[href^="#"]') : null;
+      if (!a) return;
+      const id = decodeURIComponent(a.getAttribute('href').slice(1));
+      if (!linearFocus[id]) return;
+      ev.preventDefault();
+      history.replaceState(null, '', '#' + id);
+      goToFailure(id);
+    });
+    if (location.hash.length > 1) goToFailure(decodeURIComponent(location.hash.slice(1)));
+  }
+
   for (const [name, fn] of [['latency and throughput', renderPerf], ['timeline', renderTimeline],
-    ['linearizability', renderLinear], ['locks', renderLocks], ['counters', renderCounters], ['cluster events', renderCluster]]) {
+    ['linearizability', renderLinear], ['locks', renderLocks], ['counters', renderCounters], ['cluster events', renderCluster],
+    ['failure links', followFailureLinks]]) {
     try { fn(); } catch (e) { fail(name, e); }
   }
   document.documentElement.setAttribute('data-report', 'rendered');
