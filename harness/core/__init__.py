@@ -27,6 +27,7 @@ from harness.core._errors import (
 )
 from harness.core._formats import FORMATS, detect_format, parse_edn, read_history, read_history_lines
 from harness.core._history import NEMESIS, History, HistoryWriter, Op, OpType, Process, op_from_json
+from harness.core._signals import signals_held
 from harness.core._spec import TestSpec
 from harness.core._store import (
     CONFIG,
@@ -87,6 +88,7 @@ __all__ = [
     "point_latest",
     "read_history",
     "read_history_lines",
+    "signals_held",
     "write_atomically",
     "write_json",
 ]

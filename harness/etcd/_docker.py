@@ -31,18 +31,16 @@ import ipaddress
 import logging
 import random
 import re
-import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from harness.core import ClusterError, DockerUnavailable, ImageMissing, UsageError
+from harness.core import ClusterError, DockerUnavailable, ImageMissing, UsageError, signals_held
 from harness.etcd._client import EtcdClient, EtcdError
 from harness.etcd._cluster import ALLOWED_SIZES, CLIENT_PORT, DEFAULT_IMAGE, LABEL, PEER_PORT, RUN_LABEL, Node
 
@@ -51,29 +49,6 @@ log = logging.getLogger(__name__)
 #: image id -> the flags its ``etcd --help`` lists (without the leading ``--``).
 _HELP_FLAGS: dict[str, frozenset[str]] = {}
 _HELP_LOCK = threading.Lock()
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends, then go to the handlers that were in place
-    (so Ctrl-C still interrupts, just not in the middle). Only the main thread can set handlers:
-    elsewhere this does nothing, and there no signal handler runs anyway."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        held.append(signum)
-
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(held):
-            signal.raise_signal(signum)
 
 
 def docker_client() -> Any:

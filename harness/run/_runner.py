@@ -81,6 +81,7 @@ from harness.core import (
     TestSpec,
     new_stamped_dir,
     point_latest,
+    signals_held,
     write_json,
 )
 from harness.etcd import Cluster, DockerCluster, EtcdError, Node
@@ -151,31 +152,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block ends, then go to the handlers that were in place: a teardown
-    is never cut short, and the interrupt still happens right after it. Main thread only (elsewhere no
-    Python signal handler runs)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        if not held:
-            log.warning("signal %d: finishing the teardown first", signum)
-        held.append(signum)
-
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(held):
-            signal.raise_signal(signum)
 
 
 class Run:

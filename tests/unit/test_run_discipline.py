@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 
 from checkers import UNKNOWN, Validity
-from harness.core import DockerUnavailable, Op, RunDir, TestSpec, UsageError
+from harness.core import DockerUnavailable, Op, RunDir, TestSpec, UsageError, signals_held
 from harness.etcd import DockerCluster, EtcdClient, EtcdError, Node, V2Response, remove_labelled
 from harness.run import RunOutcome, main, parse_plan, run_test, validate_spec
 from harness.run._cli import add_test_arguments, spec_from_args
-from harness.run._runner import JOIN_GRACE_S, signals_held, sigterm_as_interrupt
+from harness.run._runner import JOIN_GRACE_S, sigterm_as_interrupt
 from harness.run._validate import HARNESS_ETCD_FLAGS
 from nemesis import Fault, FaultNotApplied, Latency
 from tests.fakes import FakeCluster, FakeFault, FakeWorkload, Journal, Responder, answer_ok
