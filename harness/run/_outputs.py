@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.core import (
-    EXIT_VALID,
-)
+from harness.core import EXIT_VALID, JUNIT, SUITE, SUMMARY, write_atomically, write_json
 from harness.run._outcome import SuiteOutcome, verdict_word
 from harness.run._plan import nemesis_label
 from harness.run._progress import format_seconds
@@ -100,20 +96,12 @@ def format_summary(outcome: SuiteOutcome) -> str:
     return "\n".join(lines)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_outputs(outcome: SuiteOutcome) -> None:
     """``junit.xml``, ``summary.txt`` and ``suite.json`` in the suite directory."""
     d = outcome.suite_dir
-    tree = junit_xml(outcome)
-    tmp = d / f".junit.xml.{os.getpid()}.tmp"
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(d / "junit.xml")
-    _write_atomically(d / "summary.txt", format_summary(outcome) + "\n")
+    junit = ET.tostring(junit_xml(outcome).getroot(), encoding="unicode")
+    write_atomically(d / JUNIT, "<?xml version='1.0' encoding='utf-8'?>\n" + junit)
+    write_atomically(d / SUMMARY, format_summary(outcome) + "\n")
     data = {
         "suite": outcome.plan.name, "plan": str(outcome.plan.path), "started_at": outcome.started_at,
         "duration_s": round(outcome.duration_s, 3), "interrupted": outcome.interrupted,
@@ -123,4 +111,4 @@ def write_outputs(outcome: SuiteOutcome) -> None:
                      "ops_per_s": r.ops_per_s, "run_dir": str(r.run_dir) if r.run_dir else None,
                      "spec": r.entry.spec.to_json()} for r in outcome.results],
     }
-    _write_atomically(d / "suite.json", json.dumps(data, indent=2, default=str) + "\n")
+    write_json(d / SUITE, data)

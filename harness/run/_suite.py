@@ -22,6 +22,7 @@ from harness.core import (
     HarnessError,
     ImageMissing,
     TestSpec,
+    new_stamped_dir,
     point_latest,
 )
 from harness.etcd import RUN_LABEL, docker_client, remove_labelled
@@ -42,14 +43,8 @@ log = logging.getLogger(__name__)
 
 
 def new_suite_dir(results_root: Path, suite_name: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    base = results_root / suite_name / stamp
-    suite_dir, n = base, 1
-    while suite_dir.exists():
-        n += 1
-        suite_dir = base.with_name(f"{stamp}-{n}")
-    suite_dir.mkdir(parents=True)
-    return suite_dir
+    """A fresh ``<results_root>/<suite>/<stamp>/``."""
+    return new_stamped_dir(results_root / suite_name)
 
 
 def _run_dir_of(spec: TestSpec) -> Path | None:
