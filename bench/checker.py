@@ -1,190 +1,266 @@
-"""Benchmark of the linearizability checker. Prints figures; asserts nothing.
+"""Benchmark of the linearizability checker: every class of history in issue 16's table.
+Prints figures; asserts nothing.
 
-    .venv/bin/python bench/checker.py [--corpus DIR] [--ops 100000] [--keys 1000]
+    .venv/bin/python bench/checker.py [--reps 3] [--baseline DIR] [--only NAME ...]
 
-1. The Porcupine etcd corpus and kv corpus, each as one process (start-up, parse
-   and check included), by running ``python -m checkers`` on every file.
-2. Each corpus file alone in this process: check time and peak memory (tracemalloc).
-3. A generated history (default 100,000 ops, 1,000 keys, 16 processes, 10% info)
-   checked in fresh processes with one worker and with one per core: wall and CPU
-   time and peak RSS, medians of ``--reps`` runs (the machine may be shared: compare
-   CPU time, and wall time only between runs made together).
+Each row is ``etcd-harness check`` in a fresh process (start-up, reading and checking
+included), measured by the kernel (``wait4``): CPU time (user + system) and peak RSS,
+medians of ``--reps`` runs. With ``--baseline DIR`` (a copy of the packages ``harness``,
+``checkers``, ... from another version), each run is paired with one of that version,
+interleaved, so both see the same machine load: the ratio column compares those.
+The Porcupine column holds the figures issue 16 measured on this machine kind (Go
+Porcupine v1.3.0; no Go toolchain here to rebuild it): compare ratios, not seconds.
+
+The histories come from :func:`simulate`, a seeded simulated linearizable etcd: each op
+takes effect at a random instant between its invocation and completion; an ``info`` op
+takes effect or not, and its process is retired (the next op of that thread gets a new
+process number, as in Jepsen); ok ops carry the revisions etcd reports (``extra``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from checkers import CheckContext, LinearizabilityChecker  # noqa: E402
-from harness.core import (  # noqa: E402
-    HistoryWriter,
-    Op,
-    OpType,
-    read_history,
-)
+from harness.core import Op, OpType  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "porcupine"
 
 
-def whole_corpus(files: list[Path], model: str) -> float:
-    """Seconds for one ``python -m checkers`` process over ``files``."""
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "checkers", *map(str, files), "--model", model],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        check=False,
-    )
-    return time.perf_counter() - started
-
-
-def per_file(files: list[Path], model: str) -> None:
-    checker = LinearizabilityChecker(model)
-    rows = []
-    for path in files:
-        started = time.perf_counter()
-        result = checker.check(read_history(path), CheckContext(time_limit=60))
-        elapsed = time.perf_counter() - started
-        tracemalloc.start()  # a second run for memory: tracing slows the first tenfold
-        checker.check(read_history(path), CheckContext(time_limit=60))
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        rows.append((elapsed, path.name, result.valid, peak))
-    for elapsed, name, valid, peak in rows:
-        print(f"  {name:<16} {elapsed * 1000:8.2f} ms  peak {peak / 2**20:6.2f} MiB  valid={valid}")
-    rows.sort(reverse=True)
-    print(
-        f"  sum {sum(r[0] for r in rows):.3f} s; slowest: "
-        + ", ".join(f"{n} {e * 1000:.1f} ms" for e, n, _, _ in rows[:3])
-    )
-
-
-def generate(path: Path, ops: int, keys: int, procs: int, info: float, seed: int = 1) -> None:
-    """A linearizable cas-register history from a simulated run, written as JSONL."""
+def simulate(
+    seed: int, ops: int, keys: int = 1, procs: int = 20, info: float = 0.05, values: int = 5,
+    revisions: bool = True,
+) -> list[Op]:
+    """A linearizable cas-register history of ``ops`` ops over ``keys`` keys, ``procs``
+    threads, a share ``info`` of writes and cas ending ``info`` (half of them took effect),
+    values from ``range(values)``; with ``revisions``, ok and fail ops carry etcd's
+    revisions in ``extra`` (one revision counter for all keys, as in etcd)."""
     rng = random.Random(seed)
-    state: dict[str, int | None] = {}
+    out: list[Op] = []
+    state: dict[str, tuple[Any, int, int, int]] = {}  # key -> (value, mod_rev, create_rev, version)
+    rev = 1
     pid = list(range(procs))
-    inflight: list[tuple[int, int, Op, bool]] = []  # (process slot, pid, invoke, applied-at-invoke)
-    with HistoryWriter(path, flush_interval=60) as writer:
-        done = 0
-        clock = 0
-        while done < ops:
-            clock += 1
-            busy = {slot for slot, *_ in inflight}
-            idle = [s for s in range(procs) if s not in busy]
-            if idle and (not inflight or rng.random() < 0.5):
-                slot = rng.choice(idle)
-                key = f"r{rng.randrange(keys)}"
-                f = rng.choice(["read", "write", "cas"])
-                value = (
-                    None if f == "read" else rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)]
-                )
-                call = writer.record(Op(type=OpType.INVOKE, f=f, value=value, process=pid[slot], key=key, time=clock))
-                inflight.append((slot, pid[slot], call, False))
-                continue
-            # complete one in-flight op: it takes effect now (between invoke and completion)
-            slot, p, call, _ = inflight.pop(rng.randrange(len(inflight)))
+    flying: dict[int, list[Any]] = {}  # thread -> [call, applied, output, extra, ends info]
+    clock = 0
+
+    def emit(typ: OpType, f: str, value: Any, process: int, key: str, extra: dict[str, Any] | None = None) -> Op:
+        nonlocal clock
+        clock += rng.randrange(1, 1000)
+        op = Op(type=typ, f=f, value=value, process=process, key=key, time=clock, index=len(out), extra=extra)
+        out.append(op)
+        return op
+
+    done = 0
+    while done < ops or flying:
+        idle = [s for s in range(procs) if s not in flying]
+        invoke_now = rng.random() < 0.4
+        if idle and done + len(flying) < ops and (not flying or invoke_now):
+            s = rng.choice(idle)
+            key = f"r{rng.randrange(keys)}"
+            x = rng.random()
+            f = "read" if x < 0.4 else "write" if x < 0.7 else "cas"
+            value = None if f == "read" else rng.randrange(values) if f == "write" else [
+                rng.randrange(values), rng.randrange(values)]
+            call = emit(OpType.INVOKE, f, value, pid[s], key)
+            flying[s] = [call, False, None, None, f != "read" and rng.random() < info]
+            continue
+        s = rng.choice(list(flying))
+        call, applied, _, _, lost = fl = flying[s]
+        if not applied and not (lost and rng.random() < 0.5):
+            fl[1] = True  # it takes effect now
             cur = state.get(call.key)
-            typ, out = OpType.OK, call.value
             if call.f == "read":
-                out = cur
-            elif call.f == "write":
-                state[call.key] = call.value
-            elif call.value[0] == cur:
-                state[call.key] = call.value[1]
+                mod, create, version = (0, 0, 0) if cur is None else cur[1:]
+                fl[2] = None if cur is None else cur[0]
+                fl[3] = {"rev": rev, "mod_rev": mod, "create_rev": create, "version": version}
+            elif call.f == "write" or call.value[0] == (None if cur is None else cur[0]):
+                rev += 1
+                new = call.value if call.f == "write" else call.value[1]
+                state[call.key] = (new, rev, rev if cur is None else cur[2], 1 if cur is None else cur[3] + 1)
+                fl[2], fl[3] = call.value, {"rev": rev} if call.f == "write" else {"rev": rev, "succeeded": True}
             else:
-                typ = OpType.FAIL
-            if rng.random() < info and call.f != "read":
-                typ, out = OpType.INFO, None
-                pid[slot] += procs
-            writer.record(Op(type=typ, f=call.f, value=out, process=p, key=call.key, time=clock))
-            done += 1
+                fl[2], fl[3] = "fail", {"rev": rev, "succeeded": False}
+            if not lost:
+                continue
+        del flying[s]
+        done += 1
+        extra = fl[3] if revisions else None
+        if lost:
+            emit(OpType.INFO, call.f, None, call.process, call.key)
+            pid[s] += procs
+        elif fl[2] == "fail":
+            emit(OpType.FAIL, call.f, call.value, call.process, call.key, extra)
+        else:
+            emit(OpType.OK, call.f, fl[2], call.process, call.key, extra)
+    return out
 
 
-def large(ops: int, keys: int, procs: int, info: float, reps: int = 3) -> None:
-    """Check one generated history in fresh processes, one worker vs one per core,
-    alternating; print medians of wall time, CPU time (this process and its workers)
-    and peak RSS (the largest single process)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "large.jsonl"
-        generate(path, ops, keys, procs, info)
-        code = (
-            "import resource, sys, time\n"
-            "from checkers import CheckContext, LinearizabilityChecker\n"
-            "from harness.core import read_history\n"
-            "t = time.perf_counter()\n"
-            f"h = read_history({str(path)!r}, 'jsonl')\n"
-            "p = time.perf_counter()\n"
-            "c0 = time.process_time()\n"
-            "w = int(sys.argv[1])\n"
-            "r = LinearizabilityChecker('cas-register', workers=w).check(\n"
-            "    h, CheckContext(time_limit=300, memory_limit=2**30))\n"
-            "e = time.perf_counter()\n"
-            "ru = resource.getrusage\n"
-            "kids = ru(resource.RUSAGE_CHILDREN)\n"
-            "cpu = time.process_time() - c0 + kids.ru_utime + kids.ru_stime\n"
-            "rss = max(ru(resource.RUSAGE_SELF).ru_maxrss, kids.ru_maxrss)\n"
-            "print(f'{p - t} {e - p} {cpu} {rss / 1024} {r.valid} {len(h)}')\n"
-        )
-        cores = os.cpu_count() or 1
-        rows: dict[int, list[list[float]]] = {1: [], cores: []}
-        valid = events = ""
-        for _ in range(reps):
-            for workers in rows:
-                out = subprocess.run(
-                    [sys.executable, "-c", code, str(workers)], cwd=ROOT, check=False, capture_output=True, text=True
-                )
-                parse, check, cpu, rss, valid, events = out.stdout.split()
-                rows[workers].append([float(parse), float(check), float(cpu), float(rss)])
-        print(f"  {events} events, valid={valid}; medians of {reps} runs:")
-        for workers, runs in rows.items():
-            parse_s, check_s, cpu_s, rss_mib = (statistics.median(r[i] for r in runs) for i in range(4))
-            print(
-                f"    workers={workers}: parse {parse_s:.2f} s, check {check_s:.2f} s wall, {cpu_s:.2f} s CPU, "
-                f"peak RSS {rss_mib:.0f} MiB (largest process)"
-            )
+def concurrent_info_writes(writes: int = 64) -> list[Op]:
+    """One key: ``writes`` concurrent writes of distinct values, all of unknown outcome, then
+    sequential reads of some of those values, each once (linearizable)."""
+    out: list[Op] = []
+    t = 0
+
+    def emit(typ: OpType, f: str, value: Any, process: int) -> None:
+        nonlocal t
+        t += 1
+        out.append(Op(type=typ, f=f, value=value, process=process, time=t, index=len(out)))
+
+    for p in range(writes):
+        emit(OpType.INVOKE, "write", p, p)
+    for p in range(writes):
+        emit(OpType.INFO, "write", None, p)
+    for v in range(0, writes, 3):
+        emit(OpType.INVOKE, "read", None, writes)
+        emit(OpType.OK, "read", v, writes)
+    return out
+
+
+def bad_read(seed: int, at: float) -> list[Op]:
+    """The 3,000-op single-key history of ``seed`` (no revisions) with the ok read nearest
+    ``at`` (a share of the history) returning 99, which nobody ever wrote."""
+    ops = simulate(seed, 3000, revisions=False)
+    reads = [n for n, op in enumerate(ops) if op.is_ok and op.f == "read"]
+    n = min(reads, key=lambda r: abs(r - at * len(ops)))
+    ops[n] = ops[n].with_(value=99)
+    return ops
+
+
+def write_jsonl(path: Path, ops: list[Op]) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for op in ops:
+            f.write(json.dumps(op.to_json(), separators=(",", ":")) + "\n")
+    return path
+
+
+def measure(args: list[str], pythonpath: str | None) -> tuple[float, float, str]:
+    """CPU seconds, peak RSS in MiB and the last output line of one ``etcd-harness`` process."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pythonpath or str(ROOT)
+    # not from ROOT: ``python -m`` puts the working directory first on the path
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        out.seek(0)
+        lines = out.read().decode("utf-8", "replace").splitlines()
+    verdict = next((line for line in lines if "linearizable" in line or "unknown" in line), "")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, verdict
+
+
+def verdict_word(line: str) -> str:
+    for word in ("NOT linearizable", "linearizable", "unknown"):
+        if f": {word}" in line:
+            return {"NOT linearizable": "invalid", "linearizable": "valid"}.get(word, word)
+    return "?"
+
+
+def row(name: str, args: list[str], porcupine: str, reps: int, baseline: str | None, today: str = "") -> None:
+    """Measure one class; print CPU (median), peak RSS, verdict, and the ratios."""
+    now: list[tuple[float, float, str]] = []
+    before: list[tuple[float, float, str]] = []
+    for _ in range(reps):
+        now.append(measure(args, None))
+        if baseline and "--no-shrink" not in args:  # (the baseline may not have the flag)
+            before.append(measure(args, baseline))
+    cpu = statistics.median(c for c, _, _ in now)
+    rss = max(r for _, r, _ in now)
+    line = f"{name:<58} {cpu:8.3f} s {rss:6.0f} MiB  {verdict_word(now[0][2]):<8}"
+    if before:
+        cpu_b = statistics.median(c for c, _, _ in before)
+        line += f" | before {cpu_b:8.3f} s {max(r for _, r, _ in before):6.0f} MiB {verdict_word(before[0][2]):<8}"
+        line += f" ×{cpu / cpu_b:5.2f}"
+    line += f" | Porcupine {porcupine}"
+    if today:
+        line += f" | issue's 'ours' {today}"
+    print(line, flush=True)
+
+
+def generate_all(d: Path) -> None:
+    """Write every generated history into ``d`` (run in a child process, so that the
+    processes measured later are not forked from a parent that held them: the kernel's
+    peak RSS of a child counts its parent's pages up to ``exec``)."""
+    write_jsonl(d / "small.jsonl", simulate(1, 10, procs=3))
+    write_jsonl(d / "100k.jsonl", simulate(1, 100_000, 1000, 16, 0.10, revisions=False))
+    write_jsonl(d / "100k-rev.jsonl", simulate(1, 100_000, 1000, 16, 0.10))
+    for seed in SEEDS:
+        write_jsonl(d / f"one-{seed}.jsonl", simulate(seed, 3000, revisions=False))
+        write_jsonl(d / f"one-rev-{seed}.jsonl", simulate(seed, 3000))
+    write_jsonl(d / "info64.jsonl", concurrent_info_writes())
+    many = simulate(1, 16_000, procs=10, info=1.0, revisions=False)
+    write_jsonl(d / "info10k.jsonl", many)
+    (d / "info10k.count").write_text(str(sum(1 for op in many if op.is_info)))
+    for at in BAD_AT:
+        write_jsonl(d / f"bad-{at}.jsonl", bad_read(1, at))
+
+
+SEEDS = {1: ("16.9 s", "7.5 s"), 2: ("5.6 s", "20.6 s"), 3: ("63.3 s", "2.8 s")}  # issue 16's figures
+BAD_AT = (0.5, 0.9)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--ops", type=int, default=100_000)
-    parser.add_argument("--keys", type=int, default=1000)
-    parser.add_argument("--procs", type=int, default=16)
-    parser.add_argument("--info", type=float, default=0.10)
-    parser.add_argument("--skip-large", action="store_true")
-    parser.add_argument("--skip-corpus", action="store_true")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline", help="PYTHONPATH of another version to pair every run with")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="per check, seconds")
+    parser.add_argument("--only", nargs="*", default=[], help="only the rows whose name contains one of these")
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate is not None:
+        generate_all(args.generate)
+        return
+    limit = ["--time-limit", f"{args.time_limit:g}", "--memory-mb", "4096"]
 
-    if args.skip_corpus:
-        pass
-    elif args.corpus.exists():
-        etcd = sorted((args.corpus / "jepsen").glob("*.log"))
-        kv = sorted((args.corpus / "kv").glob("*.txt"))
-        for name, files, model in (("etcd", etcd, "cas-register"), ("kv", kv, "kv")):
-            best = min(whole_corpus(files, model) for _ in range(3))
-            print(f"{name} corpus, {len(files)} files, one process with start-up: {best:.3f} s (best of 3)")
-            per_file(files, model)
-    else:
-        print(f"corpus not found at {args.corpus}; skipped")
-    if not args.skip_large:
-        print(f"generated history: {args.ops} ops, {args.keys} keys, {args.procs} processes, {args.info:.0%} info")
-        large(args.ops, args.keys, args.procs, args.info, args.reps)
-    print(f"(this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        subprocess.run([sys.executable, __file__, "--generate", tmp], check=True)
+        rows: list[tuple[str, list[str], str, str]] = []
+        etcd = sorted(p for p in (args.corpus / "jepsen").glob("*.log") if p.stat().st_size)
+        if etcd:
+            files = [str(p) for p in etcd]
+            rows.append((f"corpus: {len(etcd)} etcd Jepsen logs, one process",
+                         ["check", "--format", "jepsen-log", *limit, *files], "1.44 s", "1.04 s"))
+            rows.append(("corpus, --no-shrink", ["check", "--format", "jepsen-log", "--no-shrink", *limit, *files],
+                         "1.42 s", "0.71 s"))
+        rows.append(("one small file (start-up)", ["check", *limit, str(d / "small.jsonl")], "0.003 s", "0.29 s"))
+        rows.append(("100,000 ops, 1,000 keys, 16 proc, 10% info, no revisions",
+                     ["check", *limit, str(d / "100k.jsonl")], "0.63 s, 64 MiB", "5.30 s, 139 MiB"))
+        rows.append(("100,000 ops, 1,000 keys, 16 proc, 10% info, revisions",
+                     ["check", *limit, str(d / "100k-rev.jsonl")], "0.63 s, 64 MiB", "-"))
+        for seed, (porc, ours) in SEEDS.items():
+            rows.append((f"1 key, 20 proc, 3,000 ops, 5% info, seed {seed}, no revisions",
+                         ["check", *limit, str(d / f"one-{seed}.jsonl")], porc, ours))
+            rows.append((f"1 key, 20 proc, 3,000 ops, 5% info, seed {seed}, revisions",
+                         ["check", *limit, str(d / f"one-rev-{seed}.jsonl")], porc, ours))
+        rows.append(("1 key, 64 concurrent info writes, then reads", ["check", *limit, str(d / "info64.jsonl")],
+                     "unknown at 30 s", "0.03 s"))
+        n_info = (d / "info10k.count").read_text()
+        rows.append((f"1 key, {n_info} info ops over 5 values", ["check", *limit, str(d / "info10k.jsonl")],
+                     "unknown at 60 s, 4.2 GB", "8.8 s"))
+        for at in BAD_AT:
+            rows.append((f"a read of a never-written value at {at:.0%} of 3,000 ops",
+                         ["check", *limit, str(d / f"bad-{at}.jsonl")], "unknown", "unknown at 60 s"))
+        print(f"CPU s (median of {args.reps}), peak RSS; ratio = this version / --baseline, same run, interleaved")
+        started = time.perf_counter()
+        for name, check_args, porcupine, today in rows:
+            if args.only and not any(o in name for o in args.only):
+                continue
+            row(name, check_args, porcupine, args.reps, args.baseline, today)
+        print(f"(bench wall time {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

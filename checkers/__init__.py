@@ -4,6 +4,9 @@ The linearizability checker is :class:`LinearizabilityChecker`; its models are
 in :data:`MODELS` (``checkers._models``), behind the :class:`Model` base class.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from checkers._model import Model
 from checkers._models import MODELS, CasRegisterModel, CounterModel, KVModel, MutexModel, RegisterModel, model_named
 from checkers._result import UNKNOWN, CheckContext, Checker, Result, Validity, merge_validity, run_checkers
@@ -12,7 +15,31 @@ from checkers.linearizable import LinearizabilityChecker
 from checkers.mutex import MutexChecker
 from checkers.set import SetChecker
 
+if TYPE_CHECKING:
+    from checkers.elle import CONSISTENCY_MODELS, ListAppendChecker, RwRegisterChecker
+    from checkers.revisions import RevisionChecker
+
+#: Names loaded on first use (PEP 562): ``etcd-harness check`` needs only the
+#: linearizability checker, and the Elle checkers import networkx (about 1 s of CPU).
+_LAZY = {
+    "CONSISTENCY_MODELS": "checkers.elle",
+    "ListAppendChecker": "checkers.elle",
+    "RwRegisterChecker": "checkers.elle",
+    "RevisionChecker": "checkers.revisions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'checkers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
 __all__ = [
+    "CONSISTENCY_MODELS",
     "MODELS",
     "UNKNOWN",
     "CasRegisterModel",
@@ -22,11 +49,14 @@ __all__ = [
     "CounterModel",
     "KVModel",
     "LinearizabilityChecker",
+    "ListAppendChecker",
     "Model",
     "MutexChecker",
     "MutexModel",
     "RegisterModel",
     "Result",
+    "RevisionChecker",
+    "RwRegisterChecker",
     "SetChecker",
     "Validity",
     "merge_validity",

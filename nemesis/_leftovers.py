@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from nemesis import _firewall as fw
+from nemesis._member import membership_problems
 from nemesis._pause import container_status, process_state
 
 if TYPE_CHECKING:
@@ -18,7 +19,9 @@ def leftovers(cluster: Cluster) -> list[str]:
     Looks for: containers not running or frozen (``docker pause``), etcd
     stopped by SIGSTOP, harness chains or any INPUT rule in the filter table
     (nft and legacy), any qdisc on ``eth0`` other than the default
-    ``noqueue``, and the tc-fallback sink device.
+    ``noqueue``, and the tc-fallback sink device; and, on a cluster that can change
+    its membership, a member list other than the configured ``n1..n<size>``
+    (a ``member`` change not undone, a half-added member).
     """
     def one(node: Node) -> list[str]:
         status = container_status(cluster, node)
@@ -31,4 +34,5 @@ def leftovers(cluster: Cluster) -> list[str]:
         return found + fw.iptables_leftovers(node, state) + fw.tc_leftovers(node, state)
 
     with ThreadPoolExecutor(len(cluster.nodes) or 1) as pool:
-        return [line for lines in pool.map(one, cluster.nodes) for line in lines]
+        found = [line for lines in pool.map(one, cluster.nodes) for line in lines]
+    return found + membership_problems(cluster)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from checkers import CheckContext, Checker, Result, Validity
 from harness.core import ClusterError, History, Op, OpType, RunDir, TestSpec
-from harness.etcd import CLIENT_PORT, EtcdClient, Node
+from harness.etcd import CLIENT_PORT, EtcdClient, Member, Node
 from nemesis import Fault
 from workloads import Client, Invocation, ProcessScript, Sleep, Workload, WorkloadContext
 
 if TYPE_CHECKING:
-    from harness.etcd import Cluster
+    from harness.etcd import Cluster, Membership, NodeFiles, NodeLogs
 
 
 class Journal:
@@ -88,6 +88,12 @@ class FakeCluster:
         self.leader_name: str | None = "n1"
         self.state: dict[str, str] = {}  # node -> running / paused / exited
         self.sigstopped: set[str] = set()
+        # Membership (the Membership capability): node name -> member id; ids grow as members are added.
+        self.member_ids: dict[str, int] = {}
+        self.stray_members: list[Member] = []  # members no node stands for (a half-done add)
+        self._next_member_id = 0x100
+        self.files: dict[tuple[str, str], bytes] = {}  # (node, path) -> contents (NodeFiles)
+        self.logs: dict[str, str] = {}  # node -> log text (NodeLogs)
         self._v2 = v2
         self._lock = threading.Lock()
 
@@ -109,6 +115,7 @@ class FakeCluster:
         self.nodes = [Node(name=f"n{i}", ip=f"10.0.0.{10 + i}", container=f"fake-{self.run_id}-n{i}",
                            host_port=40000 + i) for i in range(1, self.size + 1)]
         self.state = {n.name: "running" for n in self.nodes}
+        self.member_ids = {n.name: self._new_member_id() for n in self.nodes}
         self.started_in_s = 0.001
 
     def teardown(self) -> None:
@@ -228,9 +235,73 @@ class FakeCluster:
         with self._lock:
             return self.state.get(name) == "running" and name not in self.sigstopped
 
+    # -- membership, files, logs (the optional capabilities)
+
+    def _new_member_id(self) -> int:
+        self._next_member_id += 1
+        return self._next_member_id
+
+    def _fake_node(self, name: str) -> Node:
+        i = int(name[1:])
+        return Node(name=name, ip=f"10.0.0.{10 + i}", container=f"fake-{self.run_id}-{name}", host_port=40000 + i)
+
+    def members(self, timeout: float = 2.0) -> list[Member]:
+        self._call("members", journal=False)
+        with self._lock:
+            listed = [Member(id=i, name=n, peer_urls=(self._fake_node(n).peer_url,))
+                      for n, i in self.member_ids.items()]
+            return listed + list(self.stray_members)
+
+    def add_member(self, name: str | None = None, timeout: float = 30.0) -> Node:
+        taken = {n.name for n in self.nodes}
+        name = name or next(f"n{i}" for i in range(1, 64) if f"n{i}" not in taken)
+        self._call("add_member", name)
+        if name in taken:
+            raise ClusterError(f"cannot add {name}: a node of that name is already running")
+        node = self._fake_node(name)
+        with self._lock:
+            self.member_ids[name] = self._new_member_id()
+            self.state[name] = "running"
+        self.nodes = sorted([*self.nodes, node], key=lambda n: int(n.name[1:]))
+        return node
+
+    def remove_member(self, node: Node, timeout: float = 15.0) -> Member | None:
+        self._call("remove_member", node.name)
+        with self._lock:
+            member_id = self.member_ids.pop(node.name, None)
+            self.state.pop(node.name, None)
+        self.nodes = [n for n in self.nodes if n.name != node.name]
+        return None if member_id is None else Member(id=member_id, name=node.name, peer_urls=(node.peer_url,))
+
+    def remove_stray_member(self, member: Member, timeout: float = 15.0) -> None:
+        self._call("remove_stray_member", f"{member.id:x}")
+        with self._lock:
+            self.stray_members = [m for m in self.stray_members if m.id != member.id]
+
+    def data_dir(self, node: Node) -> str:
+        return "/var/lib/etcd/data"
+
+    def read_file(self, node: Node, path: str) -> bytes:
+        self._call("read_file", f"{node.name}:{path}")
+        try:
+            return self.files[(node.name, path)]
+        except KeyError:
+            raise ClusterError(f"{node.name}: no file {path}") from None
+
+    def write_file(self, node: Node, path: str, data: bytes) -> None:
+        self._call("write_file", f"{node.name}:{path}")
+        self.files[(node.name, path)] = data
+
+    def log_text(self, node: Node, since: float | None = None) -> str:
+        self._call("log_text", node.name, journal=False)
+        return self.logs.get(node.name, "")
+
 
 if TYPE_CHECKING:
     _conforms: Cluster = FakeCluster()  # mypy: FakeCluster implements the Cluster protocol
+    _membership: Membership = FakeCluster()  # ... and the optional capabilities
+    _files: NodeFiles = FakeCluster()
+    _logs: NodeLogs = FakeCluster()
 
 
 # -- checkers ------------------------------------------------------------------------------

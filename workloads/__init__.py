@@ -18,6 +18,7 @@ from workloads._base import (
     complete_with_error,
     read_option,
 )
+from workloads.append import AppendWorkload
 from workloads.counter import CounterWorkload
 from workloads.folder import FolderWorkload
 from workloads.index import IndexWorkload
@@ -26,6 +27,7 @@ from workloads.lock_v2 import LockV2SetWorkload, LockV2Workload
 from workloads.register import RegisterWorkload
 from workloads.ttl import TTLWorkload
 from workloads.watch import WatchWorkload
+from workloads.wr import WrWorkload
 
 WORKLOADS: dict[str, type[Workload]] = {
     "register": RegisterWorkload,
@@ -39,6 +41,8 @@ WORKLOADS: dict[str, type[Workload]] = {
     "folder": FolderWorkload,
     "index": IndexWorkload,
     "ttl": TTLWorkload,
+    "append": AppendWorkload,
+    "wr": WrWorkload,
 }
 
 __all__ = ["WORKLOADS", "Client", "Invocation", "Option", "ProcessScript", "Sleep", "Workload", "WorkloadContext",

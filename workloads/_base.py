@@ -31,7 +31,7 @@ from harness.etcd import EtcdError, classify
 if TYPE_CHECKING:
     from checkers import Checker
     from harness.core import TestSpec
-    from harness.etcd import Cluster, Node
+    from harness.etcd import Cluster, KeyValue, Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +204,17 @@ def complete_ok(op: Op, value: Any = None, **extra: Any) -> Op:
     return op.with_(type=OpType.OK, value=value, time=0, extra=extra or None)
 
 
-def complete_fail(op: Op, error: str, value: Any = None) -> Op:
-    return op.with_(type=OpType.FAIL, error=error, value=op.value if value is None else value, time=0)
+def key_revisions(header_rev: int, kv: KeyValue | None) -> dict[str, int]:
+    """The ``extra`` of a single-key read (see ``checkers.revisions``): ``rev`` (the header's revision) and the
+    key's ``mod_rev``, ``create_rev`` and ``version``, all 0 when the key is absent."""
+    if kv is None:
+        return {"rev": header_rev, "mod_rev": 0, "create_rev": 0, "version": 0}
+    return {"rev": header_rev, "mod_rev": kv.mod_revision, "create_rev": kv.create_revision, "version": kv.version}
+
+
+def complete_fail(op: Op, error: str, value: Any = None, **extra: Any) -> Op:
+    return op.with_(type=OpType.FAIL, error=error, value=op.value if value is None else value, time=0,
+                    extra=extra or op.extra)
 
 
 def complete_with_error(op: Op, err: BaseException, *, idempotent: bool = False) -> Op:

@@ -15,17 +15,24 @@ read   Range (``--read-mode`` as for register)                           ok with
 
 ``n`` is a random small increment (1–5). The checker is Jepsen's counter
 checker (:class:`checkers.CounterChecker`); a final read follows the heal.
+
+Revisions (``extra``, checked by ``checkers.revisions.RevisionChecker``): a read
+records ``rev`` (header), ``mod_rev``, ``create_rev``, ``version`` (0 when absent;
+``serializable: true`` for serializable reads); an ``ok`` add records ``rev`` (its
+write's revision) and, in safe mode, ``succeeded``; an add whose every compare
+failed records the last txn's ``rev`` and ``succeeded: false``.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from checkers import CounterChecker
+from checkers.revisions import RevisionChecker
 from harness.core import Op
-from harness.etcd import EtcdClient, EtcdError, cmp_mod_revision, op_put
+from harness.etcd import EtcdClient, EtcdError, cmp_mod_revision, header_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
@@ -35,6 +42,7 @@ from workloads._base import (
     complete_fail,
     complete_ok,
     complete_with_error,
+    key_revisions,
 )
 
 if TYPE_CHECKING:
@@ -61,16 +69,20 @@ class CounterClient:
     def invoke(self, op: Op) -> Op:
         if op.f == "read":
             try:
-                kv = self.etcd.get(KEY, serializable=self.serializable)
+                rev, kv = self.etcd.get_with_revision(KEY, serializable=self.serializable)
             except EtcdError as e:
                 return complete_with_error(op, e, idempotent=True)
-            return complete_ok(op, 0 if kv is None else int(kv.value))
+            extra: dict[str, Any] = key_revisions(rev, kv)
+            if self.serializable:
+                extra["serializable"] = True
+            return complete_ok(op, 0 if kv is None else int(kv.value), **extra)
         if op.f != "add":
             raise ValueError(f"counter: unknown op {op.f!r}")
         return self.add_safe(op) if self.safe else self.add_unsafe(op)
 
     def add_safe(self, op: Op) -> Op:
         deadline = time.monotonic() + self.deadline_s
+        rev = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 value, revision = self._current()
@@ -78,14 +90,17 @@ class CounterClient:
                 # Every earlier attempt certainly failed its compare: nothing was applied.
                 return complete_fail(op, f"read before add: {e}")
             try:
-                swapped, _ = self.etcd.txn([cmp_mod_revision(KEY, revision)], [op_put(KEY, str(value + op.value))])
+                swapped, out = self.etcd.txn([cmp_mod_revision(KEY, revision)],
+                                             [op_put(KEY, str(value + op.value))])
             except EtcdError as e:
                 return complete_with_error(op, e)
+            rev = header_revision(out)
             if swapped:
-                return complete_ok(op, op.value, attempts=attempt) if attempt > 1 else complete_ok(op, op.value)
+                more: dict[str, Any] = {"attempts": attempt} if attempt > 1 else {}
+                return complete_ok(op, op.value, rev=rev, succeeded=True, **more)
             if time.monotonic() > deadline:
                 break
-        return complete_fail(op, f"the compare failed {attempt} times (contention)")
+        return complete_fail(op, f"the compare failed {attempt} times (contention)", rev=rev, succeeded=False)
 
     def add_unsafe(self, op: Op) -> Op:
         try:
@@ -93,10 +108,10 @@ class CounterClient:
         except EtcdError as e:
             return complete_fail(op, f"read before add: {e}")
         try:
-            self.etcd.put(KEY, str(value + op.value))
+            rev = self.etcd.put(KEY, str(value + op.value))
         except EtcdError as e:
             return complete_with_error(op, e)
-        return complete_ok(op, op.value)
+        return complete_ok(op, op.value, rev=rev)
 
     def close(self) -> None:
         self.etcd.close()
@@ -123,7 +138,7 @@ class CounterWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"counter": CounterChecker()}
+        return {"counter": CounterChecker(), "revisions": RevisionChecker("counter")}
 
 
 __all__ = ["CounterClient", "CounterWorkload"]

@@ -17,6 +17,12 @@ read     Range over prefix   ok ``{key: value}`` (linearizable; with the option
 
 Folders (``op.key``) rotate like the register's keys: each retires after
 ``--ops-per-key`` ops, so the checker works on short independent partitions.
+
+Revisions (``extra``, checked by ``checkers.revisions.RevisionChecker``): every
+answer records ``rev`` (the header's revision: a put's own); a delete also
+``deleted`` (how many keys went); a read ``mod_revs``: ``{subkey: [mod_revision,
+create_revision, version]}`` of the keys it returned (and ``serializable: true``
+under ``stale_reads``).
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from checkers.folder_model import FolderModel
 from checkers.linearizable import LinearizabilityChecker
+from checkers.revisions import RevisionChecker
 from harness.core import Op
-from harness.etcd import EtcdClient, EtcdError, b64
+from harness.etcd import EtcdClient, EtcdError, b64, header_revision
 from workloads._base import (
     Client,
     Invocation,
@@ -62,15 +69,19 @@ class FolderClient:
         path = folder_path(op.key)
         try:
             if op.f == "read":
-                _, found = self.etcd.get_prefix(path, serializable=self.serializable)
-                return complete_ok(op, {kv.key[len(path):]: int(kv.value) for kv in found})
+                rev, found = self.etcd.get_prefix(path, serializable=self.serializable)
+                mod_revs = {kv.key[len(path):]: [kv.mod_revision, kv.create_revision, kv.version] for kv in found}
+                more: dict[str, Any] = {"serializable": True} if self.serializable else {}
+                return complete_ok(op, {kv.key[len(path):]: int(kv.value) for kv in found}, rev=rev,
+                                   mod_revs=mod_revs, **more)
             if op.f == "put":
                 key, value = op.value
-                self.etcd.put(path + key, str(value))
-                return complete_ok(op, op.value)
+                rev = self.etcd.put(path + key, str(value))
+                return complete_ok(op, op.value, rev=rev)
             if op.f == "delete":
                 out = self.etcd.post("/v3/kv/deleterange", {"key": b64(path + op.value)})
-                return complete_ok(op, int(out.get("deleted", 0)) > 0)
+                deleted = int(out.get("deleted", 0))
+                return complete_ok(op, deleted > 0, rev=header_revision(out), deleted=deleted)
         except EtcdError as e:
             return complete_with_error(op, e, idempotent=op.f == "read")
         raise ValueError(f"folder: unknown op {op.f!r}")
@@ -111,4 +122,4 @@ class FolderWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"linear": LinearizabilityChecker(FolderModel())}
+        return {"linear": LinearizabilityChecker(FolderModel()), "revisions": RevisionChecker("folder")}

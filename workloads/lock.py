@@ -38,10 +38,17 @@ acquire  LeaseGrant, then Lock (timeout:            ok: held (``extra``: lock ke
 release  Unlock, then LeaseRevoke                   ok; info if unknown. ``extra.lease_lost``: the
                                                     keepalive thread saw the lease gone while held;
                                                     ``extra.keepalive``: refreshes acked / failed,
-                                                    and ``last_ack_sent_s_ago`` (see Refresher)
+                                                    ``last_ack_sent_s_ago`` (see Refresher) and
+                                                    ``member``, the node that acknowledged them
 add      see above (value: the element)             ok / fail (fenced: the lock was lost) / info
 read     the set (final read)                       ok with the sorted elements
 =======  =========================================  ===============================================
+
+Revisions (``extra``, checked by ``checkers.revisions.RevisionChecker``): an ``ok``
+acquire records ``rev``, the lock service's header revision; a release whose unlock
+was answered records the unlock's ``rev``; ``lock-etcd-set``'s ``add`` records its
+txn's ``rev`` and ``succeeded`` (false: fenced), and its final read ``rev``,
+``mod_rev``, ``create_rev`` and ``version`` of the set key.
 
 An acquire that times out is ``info``: the server may have granted the lock
 just before the client gave up. It is never retried: the process is retired,
@@ -61,8 +68,9 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from checkers import LinearizabilityChecker, MutexChecker, SetChecker
+from checkers.revisions import RevisionChecker
 from harness.core import Op, UsageError
-from harness.etcd import EtcdClient, EtcdError, cmp_create_revision, op_put
+from harness.etcd import EtcdClient, EtcdError, cmp_create_revision, header_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
@@ -74,6 +82,7 @@ from workloads._base import (
     complete_fail,
     complete_ok,
     complete_with_error,
+    key_revisions,
     read_option,
 )
 
@@ -443,7 +452,7 @@ class LockClient:
             self._drop_lease()
             return complete_fail(op, "lock not requested: the run's time limit passed while the lease was granted")
         try:
-            key = self.etcd.lock(LOCK_PREFIX + str(op.key), lease, timeout=wait)
+            rev, key = self.etcd.lock_with_revision(LOCK_PREFIX + str(op.key), lease, timeout=wait)
         except EtcdError as e:
             done = complete_with_error(op, e)
             self._drop_lease()  # frees a lock we may hold; the op stays as classified
@@ -457,14 +466,16 @@ class LockClient:
                 self.lock_revision = kv.create_revision if kv is not None else None
             except EtcdError:
                 self.lock_revision = None
-        return complete_ok(op, None, lock_key=key, lease=f"{lease:x}", revision=self.lock_revision)
+        return complete_ok(op, None, lock_key=key, lease=f"{lease:x}", revision=self.lock_revision, rev=rev)
 
     def release(self, op: Op) -> Op:
         lease_lost = self.keeper.lost if self.keeper is not None else False
-        keepalive = self.keeper.summary() if self.keeper is not None else None
+        # The member the keepalives went to acknowledged them: the mutex checker names it.
+        keepalive = {**self.keeper.summary(), "member": self.node} if self.keeper is not None else None
         unlock_error: EtcdError | None = None
+        unlock_rev = 0
         try:
-            self.etcd.unlock(self.lock_key or "")
+            unlock_rev = self.etcd.unlock(self.lock_key or "")
         except EtcdError as e:
             unlock_error = e
         revoked = self._drop_lease()
@@ -472,6 +483,8 @@ class LockClient:
         extra: dict[str, Any] = {"lease_lost": True} if lease_lost else {}
         if keepalive is not None:
             extra["keepalive"] = keepalive
+        if unlock_rev:
+            extra["rev"] = unlock_rev
         if unlock_error is None or revoked:
             # Revoking the lease deletes the lock key too: either one releases the lock.
             return complete_ok(op, None, **extra)
@@ -588,7 +601,12 @@ class LockWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"mutex": MutexChecker(), "linear": LinearizabilityChecker("mutex")}
+        return {"mutex": MutexChecker(), "linear": LinearizabilityChecker("mutex"), **self.revision_checkers()}
+
+    def revision_checkers(self) -> dict[str, Checker]:
+        """``revisions`` when this workload's clients are the v3 :class:`LockClient`, which records them; a
+        subclass with clients of its own (the v2 recipe) has none to check."""
+        return {"revisions": RevisionChecker("lock")} if type(self).open_client is LockWorkload.open_client else {}
 
 
 class LockSetWorkload(LockWorkload):
@@ -605,7 +623,7 @@ class LockSetWorkload(LockWorkload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"mutex": MutexChecker(), "set": SetChecker()}
+        return {"mutex": MutexChecker(), "set": SetChecker(), **self.revision_checkers()}
 
 
 class LockEtcdSetWorkload(LockWorkload):
@@ -628,26 +646,29 @@ class LockEtcdSetWorkload(LockWorkload):
         self_sleep(client.rng, self.hold_max_s)
         value = json.dumps(sorted(current | {op.value}))
         try:
-            swapped, _ = client.etcd.txn([cmp_create_revision(client.lock_key, client.lock_revision)],
-                                         [op_put(key, value)])
+            swapped, out = client.etcd.txn([cmp_create_revision(client.lock_key, client.lock_revision)],
+                                           [op_put(key, value)])
         except EtcdError as e:
             return complete_with_error(op, e)
+        rev = header_revision(out)
         if not swapped:
-            return complete_fail(op, "fenced: the lock key no longer exists at the acquired revision")
-        return complete_ok(op, op.value)
+            return complete_fail(op, "fenced: the lock key no longer exists at the acquired revision", rev=rev,
+                                 succeeded=False)
+        return complete_ok(op, op.value, rev=rev, succeeded=True)
 
     def read(self, client: LockHolder, op: Op) -> Op:
         try:
-            kv = client.etcd.get(SET_PREFIX + str(op.key))
+            rev, kv = client.etcd.get_with_revision(SET_PREFIX + str(op.key))
         except EtcdError as e:
             return complete_with_error(op, e, idempotent=True)
-        return complete_ok(op, sorted(json.loads(kv.value)) if kv is not None and kv.value else [])
+        return complete_ok(op, sorted(json.loads(kv.value)) if kv is not None and kv.value else [],
+                           **key_revisions(rev, kv))
 
     def checkers(self) -> dict[str, Checker]:
 
         # No mutex checker: with leases, mutual exclusion can fail under pauses by design
         # (lock-set shows it); what this workload guarantees is the fenced resource.
-        return {"set": SetChecker()}
+        return {"set": SetChecker(), **self.revision_checkers()}
 
 
 def self_sleep(rng: random.Random, longest: float) -> None:

@@ -14,6 +14,15 @@ cas      Txn: value == old → Put new     ok if it swapped; fail if the compare
 
 Values come from 0–4, so reads say something. A key retires after
 ``--ops-per-key`` ops; the linearizability checker splits the history by key.
+
+Each completion that got an answer records etcd's revisions in ``extra``: ``rev``
+(the header's revision; a write's own revision), and for reads the key's
+``mod_rev``, ``create_rev`` and ``version`` (0 when absent; ``serializable: true``
+for serializable reads); a cas records ``succeeded`` (which branch ran), also when
+its compare failed. ``checkers.revisions.RevisionChecker`` checks them.
+
+Option ``lie_revision`` (canary): the client reports, as each op's header
+revision, the one of its previous answer; the revision checker must catch it.
 """
 
 from __future__ import annotations
@@ -23,17 +32,20 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from checkers import LinearizabilityChecker
+from checkers.revisions import RevisionChecker
 from harness.core import Op
-from harness.etcd import EtcdClient, EtcdError, cmp_value, op_put
+from harness.etcd import EtcdClient, EtcdError, cmp_value, header_revision, op_put
 from workloads._base import (
     Client,
     Invocation,
+    Option,
     ProcessScript,
     Workload,
     WorkloadContext,
     complete_fail,
     complete_ok,
     complete_with_error,
+    key_revisions,
 )
 
 if TYPE_CHECKING:
@@ -68,23 +80,41 @@ class KeyRotation:
 
 
 class RegisterClient:
-    def __init__(self, etcd: EtcdClient, serializable: bool) -> None:
+    """``lie_revision``: a canary client that reports, as each op's header revision, the one of its
+    previous answer (its first answer's own): stale revisions that real time contradicts."""
+
+    def __init__(self, etcd: EtcdClient, serializable: bool, lie_revision: bool = False) -> None:
         self.etcd = etcd
         self.serializable = serializable
+        self.lie_revision = lie_revision
+        self._previous_rev = 0
+
+    def _reported(self, rev: int) -> int:
+        """The header revision to record: ``rev``, or under ``lie_revision`` the previous answer's."""
+        if not self.lie_revision:
+            return rev
+        reported, self._previous_rev = self._previous_rev or rev, rev
+        return reported
 
     def invoke(self, op: Op) -> Op:
         key = f"{PREFIX}{op.key}"
         try:
             if op.f == "read":
-                kv = self.etcd.get(key, serializable=self.serializable)
-                return complete_ok(op, None if kv is None else int(kv.value))
+                rev, kv = self.etcd.get_with_revision(key, serializable=self.serializable)
+                extra: dict[str, Any] = key_revisions(self._reported(rev), kv)
+                if self.serializable:
+                    extra["serializable"] = True
+                return complete_ok(op, None if kv is None else int(kv.value), **extra)
             if op.f == "write":
-                self.etcd.put(key, str(op.value))
-                return complete_ok(op, op.value)
+                rev = self.etcd.put(key, str(op.value))
+                return complete_ok(op, op.value, rev=self._reported(rev))
             if op.f == "cas":
                 old, new = op.value
-                swapped, _ = self.etcd.txn([cmp_value(key, str(old))], [op_put(key, str(new))])
-                return complete_ok(op, op.value) if swapped else complete_fail(op, "compare failed")
+                swapped, out = self.etcd.txn([cmp_value(key, str(old))], [op_put(key, str(new))])
+                rev = self._reported(header_revision(out))
+                if swapped:
+                    return complete_ok(op, op.value, rev=rev, succeeded=True)
+                return complete_fail(op, "compare failed", rev=rev, succeeded=False)
         except EtcdError as e:
             return complete_with_error(op, e, idempotent=op.f == "read")
         raise ValueError(f"register: unknown op {op.f!r}")
@@ -95,6 +125,14 @@ class RegisterClient:
 
 class RegisterWorkload(Workload):
     name = "register"
+    options = (
+        Option("corrupt_member", "bool",
+               "canary of the end-of-run HashKV check: after the final reads, overwrite one value inside the "
+               "last member's bbolt file (the runner does it, harness/run/_cluster_facts.py); hashkv must "
+               "then be invalid", default=False),
+        Option("lie_revision", "bool", "record each op's header revision as the one of the client's previous "
+               "answer (a canary for the revision checker)", default=False),
+    )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
@@ -102,7 +140,8 @@ class RegisterWorkload(Workload):
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
-        return RegisterClient(etcd, serializable=self.spec.read_mode == "serializable")
+        return RegisterClient(etcd, serializable=self.spec.read_mode == "serializable",
+                              lie_revision=bool(self.option("lie_revision")))
 
     def script(self, process: int, rng: random.Random) -> ProcessScript:
         while True:
@@ -120,4 +159,4 @@ class RegisterWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"linear": LinearizabilityChecker("cas-register")}
+        return {"linear": LinearizabilityChecker("cas-register"), "revisions": RevisionChecker("register")}

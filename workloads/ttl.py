@@ -16,6 +16,10 @@ wait     (after heal) sleep ``T + tolerance + settle``         ok
 written; and while the cluster is healthy a key is not read back later than
 its expiry plus a tolerance (``spec.options["ttl_tolerance"]``, default 2 s).
 
+Revisions (v3 only, ``extra``, checked by ``checkers.revisions.RevisionChecker``):
+a write records ``rev`` (its put's revision) with ``lease``; a read ``rev``,
+``mod_rev``, ``create_rev``, ``version`` (0 when absent). v2 ops carry none.
+
 Options (``spec.options``): ``ttl_tolerance`` (seconds), ``lie_ttl`` (canary:
 the client asks etcd for ten times the TTL it records, so keys outlive what the
 history says; the checker must report them).
@@ -28,6 +32,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from checkers.revisions import RevisionChecker
 from checkers.ttl import TTLChecker
 from harness.core import Op
 from harness.etcd import EtcdClient, EtcdError
@@ -41,6 +46,7 @@ from workloads._base import (
     complete_fail,
     complete_ok,
     complete_with_error,
+    key_revisions,
 )
 
 if TYPE_CHECKING:
@@ -86,8 +92,8 @@ class TTLClient:
                 except EtcdError as e:  # no key was written: a harmless lease at most
                     return complete_fail(op, f"lease grant: {e}")
                 lease, granted = int(grant["ID"]), int(grant.get("TTL", asked))  # etcd may raise a short TTL
-                self.etcd.put(key, value, lease=lease)
-                return complete_ok(op, [value, ttl if self.lie else granted], lease=lease)
+                rev = self.etcd.put(key, value, lease=lease)
+                return complete_ok(op, [value, ttl if self.lie else granted], lease=lease, rev=rev)
             if op.f == "read":
                 if api == "v2":
                     r = self.etcd.v2("GET", key, {"quorum": "true"})
@@ -96,8 +102,8 @@ class TTLClient:
                     if r.status >= 400:
                         return complete_fail(op, f"v2 {r.body.get('errorCode')}: {r.body.get('message')}")
                     return complete_ok(op, r.body["node"].get("value"))
-                kv = self.etcd.get(key)
-                return complete_ok(op, None if kv is None else kv.value)
+                rev, kv = self.etcd.get_with_revision(key)
+                return complete_ok(op, None if kv is None else kv.value, **key_revisions(rev, kv))
         except EtcdError as e:
             return complete_with_error(op, e, idempotent=op.f == "read")
         raise ValueError(f"ttl: unknown op {op.f!r}")
@@ -161,4 +167,4 @@ class TTLWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"ttl": TTLChecker(tolerance_s=self.tolerance, settle_s=SETTLE_S)}
+        return {"ttl": TTLChecker(tolerance_s=self.tolerance, settle_s=SETTLE_S), "revisions": RevisionChecker("ttl")}

@@ -32,6 +32,11 @@ cancel) and the next session resumes from the last revision seen + 1, on a
 randomly chosen node. After heal, each watcher runs one *catch-up* session
 (``"catch_up": true``) on a healthy leader, which ends after 2 s without an event.
 
+Revisions: v3 writers record ``extra.rev`` (the header's revision: a put's own)
+and, for deletes, ``extra.deleted``; ``checkers.revisions.RevisionChecker`` checks
+them. Watch sessions and v2 ops carry none (a watch is served from one member's
+state, not in real-time order).
+
 Options (``spec.options``): ``skip_event`` (canary: the first watcher drops
 its 5th event; the checker must report it).
 """
@@ -46,9 +51,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from checkers.revisions import RevisionChecker
 from checkers.watch import WatchChecker
 from harness.core import Op
-from harness.etcd import EtcdClient, EtcdError, b64, classify, prefix_end, unb64
+from harness.etcd import EtcdClient, EtcdError, b64, classify, header_revision, prefix_end, unb64
 from workloads._base import (
     Client,
     Invocation,
@@ -96,7 +102,8 @@ class WatchClient:
             if op.f == "put":
                 sub, value = op.value
                 if api == "v3":
-                    return complete_ok(op, [sub, value, etcd.put(V3_FOLDER + sub, value)])
+                    rev = etcd.put(V3_FOLDER + sub, value)
+                    return complete_ok(op, [sub, value, rev], rev=rev)
                 r = etcd.v2("PUT", V2_FOLDER + sub, form={"value": value})
                 if r.status >= 400:
                     return complete_fail(op, f"v2 {r.body.get('errorCode')}: {r.body.get('message')}")
@@ -106,8 +113,8 @@ class WatchClient:
                 if api == "v3":
                     out = etcd.post("/v3/kv/deleterange", {"key": b64(V3_FOLDER + sub)})
                     deleted = int(out.get("deleted", 0))
-                    rev = int(out.get("header", {}).get("revision", 0)) if deleted else None
-                    return complete_ok(op, [sub, None, rev])
+                    header = header_revision(out)
+                    return complete_ok(op, [sub, None, header if deleted else None], rev=header, deleted=deleted)
                 r = etcd.v2("DELETE", V2_FOLDER + sub)
                 if r.status >= 400:  # 100 key not found: certainly no change
                     return complete_fail(op, f"v2 {r.body.get('errorCode')}: {r.body.get('message')}")
@@ -124,7 +131,8 @@ class WatchClient:
         etcd = self.etcds[self.home]
         if api == "v3":
             rev, found = etcd.get_prefix(V3_FOLDER)
-            return complete_ok(op, {"revision": rev, "kvs": {kv.key[len(V3_FOLDER):]: kv.value for kv in found}})
+            return complete_ok(op, {"revision": rev, "kvs": {kv.key[len(V3_FOLDER):]: kv.value for kv in found}},
+                               rev=rev)
         r = etcd.v2("GET", V2_FOLDER, {"recursive": "true", "quorum": "true"})
         if r.status == 404:
             return complete_ok(op, {"revision": r.index, "kvs": {}})
@@ -340,4 +348,4 @@ class WatchWorkload(Workload):
 
     def checkers(self) -> dict[str, Checker]:
 
-        return {"watch": WatchChecker()}
+        return {"watch": WatchChecker(), "revisions": RevisionChecker("watch")}

@@ -30,6 +30,7 @@ from harness.core._history import NEMESIS, History, HistoryWriter, Op, OpType, P
 from harness.core._signals import signals_held
 from harness.core._spec import TestSpec
 from harness.core._store import (
+    CLUSTER_FACTS,
     CONFIG,
     HISTORY,
     INDEX,
@@ -50,6 +51,7 @@ from harness.core._store import (
 )
 
 __all__ = [
+    "CLUSTER_FACTS",
     "CONFIG",
     "EXIT_INFRA",
     "EXIT_INPUT",

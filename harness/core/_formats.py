@@ -53,7 +53,10 @@ to ``History.meta["reproducer"]``, and the ops keep the ``index`` the file gives
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
+import os
 import re
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +73,8 @@ _TYPES = {"invoke": OpType.INVOKE, "ok": OpType.OK, "fail": OpType.FAIL, "info":
 PROGRESS_EVERY = 4096
 #: Skipped lines a lenient read lists one by one (every one is counted).
 SKIPPED_LISTED = 20
+#: Bytes of lines a fast reader holds at a time.
+_BATCH_BYTES = 1 << 18
 
 Progress = Callable[[int], None]
 
@@ -87,6 +92,10 @@ def read_history_lines(
     """Like :func:`read_history`, plus each op's 1-based line number in the file."""
     if fmt not in FORMATS:
         raise HistoryFormatError(path, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    # The reader builds hundreds of thousands of objects and frees none: the cyclic garbage
+    # collector's passes over them find nothing and would take half of the reading time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with open(path, "rb") as f:
             lines = _Lines(str(path), f)
@@ -103,6 +112,9 @@ def read_history_lines(
                 _read_edn_text(str(path), _decode(str(path), f.read(), 1), builder)
     except OSError as e:
         raise HistoryFormatError(path, None, f"cannot read the file: {e.strerror or e}") from None
+    finally:
+        if collecting:
+            gc.enable()
     return builder.finish(fmt, lines.content_lines)
 
 
@@ -144,6 +156,7 @@ class _Lines:
     def __init__(self, path: str, f: IO[bytes]) -> None:
         self.path = path
         self._f = f
+        self.size = os.fstat(f.fileno()).st_size
         self._peeked: list[tuple[int, str]] = []
         self._n = 0
         self.content_lines = 0  # non-blank lines seen
@@ -163,6 +176,21 @@ class _Lines:
             self._peeked.append(item)
             if item[1].strip():
                 return item[1]
+
+    def raw_batches(self) -> Iterator[list[bytes]]:
+        """The lines as undecoded bytes, in batches (the peeked ones first, re-encoded), each
+        line with its ``\\n``: for a reader that decodes UTF-8 itself (and falls back to
+        :func:`_decode` on an error), numbers the lines itself from 1, and counts
+        :attr:`content_lines` itself. Holds one batch (:data:`_BATCH_BYTES`) at a time."""
+        yield [text.encode("utf-8") for _, text in self._peeked]
+        self._peeked = []
+        read = self._f.readlines
+        while True:
+            batch = read(_BATCH_BYTES)
+            if not batch:
+                return
+            self._n += len(batch)
+            yield batch
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         for item in self._peeked:
@@ -237,13 +265,43 @@ class _Builder:
         index: int | None = None,
     ) -> None:
         """Add one event after checking the rules; ``t`` is ``None`` when the line has no time."""
+        if not self.admit(line, op_type, f, process, t):
+            return
+        share = self.share
+        self.ops.append(Op(type=op_type, f=share(f), value=value, process=process, time=t or 0, index=len(self.ops),
+                           key=share(key), error=error, extra=extra))
+        self.lines.append(line)
+        if index is not None and self.file_indexes is not None:
+            self.file_indexes.append(index)
+
+    def add_op(self, line: int, op: Op, has_time: bool) -> None:
+        """Add an event a fast decoder built as an :class:`Op` whose ``index`` is the file's
+        (``-1``: none): the rules of :meth:`add`, then the op itself, its ``f`` and ``key``
+        shared and its ``index`` set to its position. The op is changed in place: it is new
+        and nobody else holds it yet, and building another would double the cost."""
+        if not self.admit(line, op.type, op.f, op.process, op.time if has_time else None):
+            return
+        set_field = object.__setattr__
+        if self.file_indexes is not None:
+            self.file_indexes.append(op.index)
+        if op.index != len(self.ops):
+            set_field(op, "index", len(self.ops))
+        set_field(op, "f", self._shared.setdefault(op.f, op.f))
+        key = op.key
+        if type(key) is str:
+            set_field(op, "key", self._shared.setdefault(key, key))
+        self.ops.append(op)
+        self.lines.append(line)
+
+    def admit(self, line: int, op_type: OpType, f: str, process: Process, t: int | None) -> bool:
+        """Whether an event passes the rules (pairing, time order); if it does not, :meth:`bad` is told."""
         if t is not None and t < self._last_time:
             self.bad(line, "time goes backwards",
                      f"time goes backwards: {t} ns is before {self._last_time} ns on line {self._last_time_line}; "
                      "events must be listed in the order they happened")
             if op_type is OpType.INVOKE and process != NEMESIS:
                 self._skipped_invoke[process] = line
-            return
+            return False
         if process != NEMESIS:
             if op_type is OpType.INVOKE:
                 prior = self._pending.get(process)
@@ -253,34 +311,29 @@ class _Builder:
                              f"{prior[0]} is still pending; a process runs one op at a time (after an info, "
                              "its next op needs a new process number)")
                     self._skipped_invoke[process] = line
-                    return
+                    return False
                 self._pending[process] = (line, f)
             else:
                 skipped_at = self._skipped_invoke.pop(process, None)
                 if skipped_at is not None:
                     self.bad(line, "completion of a skipped invoke",
                              f"the completion of the invoke skipped on line {skipped_at}")
-                    return
+                    return False
                 prior = self._pending.get(process)
                 if prior is None:
                     self.bad(line, "orphan completion",
                              f"orphan completion: process {process} completes {f!r} ({op_type.value}) with no invoke "
                              "pending; every ok, fail or info of a client follows an invoke by the same process")
-                    return
+                    return False
                 if prior[1] != f:
                     self.bad(line, "mismatched completion",
                              f"mismatched completion: process {process} completes {f!r} but its pending invoke on "
                              f"line {prior[0]} is {prior[1]!r}; a completion keeps its invoke's f")
-                    return
+                    return False
                 del self._pending[process]
         if t is not None:
             self._last_time, self._last_time_line = t, line
-        share = self.share
-        self.ops.append(Op(type=op_type, f=share(f), value=value, process=process, time=t or 0, index=len(self.ops),
-                           key=share(key), error=error, extra=extra))
-        self.lines.append(line)
-        if index is not None and self.file_indexes is not None:
-            self.file_indexes.append(index)
+        return True
 
     def finish(self, fmt: str, content_lines: int) -> tuple[History, Sequence[int]]:
         if self.progress is not None:
@@ -308,31 +361,113 @@ class _Builder:
 # ---- jsonl ---------------------------------------------------------------------------
 
 
+#: Decodes one JSONL line straight into an :class:`Op`, in C (msgspec), with the types the
+#: rules require checked on the way (an integer ``time``, a ``process`` that is an integer
+#: or ``"nemesis"``, a known ``type``, a string ``f``, an object ``extra``). A line it
+#: refuses, or one it cannot tell apart from a line missing a field (its ``process`` or
+#: ``time`` came out as the default 0), goes through :func:`_jsonl_line`, which says what
+#: is wrong, so both paths accept and refuse the same lines.
+@functools.cache
+def _fast_decoder() -> tuple[Callable[[bytes], Op], tuple[type[Exception], ...]]:
+    import msgspec  # third-party, imported on the first large file: start-up does not pay for it
+
+    return msgspec.json.Decoder(Op).decode, (msgspec.DecodeError, msgspec.ValidationError)
+
+
+#: Files smaller than this are read by the careful path alone (no msgspec import).
+FAST_MIN_BYTES = 1 << 16
+
+
 def _read_jsonl(lines: _Lines, b: _Builder) -> None:
-    loads = json.loads
+    """Our JSONL: the first line may be a reproducer header; each other line is one op.
+
+    The common line (a well-typed op that keeps the rules) takes a fast path: decoded by
+    :func:`_fast_decoder`, the rules checked inline on the builder's own state; anything else
+    (a line it refuses, an event that may break a rule) goes to the builder's careful path,
+    which checks again and reports. Both paths accept exactly the same lines.
+    """
+    if lines.size < FAST_MIN_BYTES:
+        header_allowed = True
+        for n, line in lines:
+            b.tick(n)
+            if line.strip():
+                _jsonl_line(n, line, b, header_allowed)
+                header_allowed = False
+        return
+    decode, errors = _fast_decoder()
+    progress = b.progress
+    invoke = OpType.INVOKE
+    pending, skipped = b._pending, b._skipped_invoke
+    ops, line_of, shared = b.ops, b.lines, b._shared
+    set_field = object.__setattr__
     header_allowed = True
-    for n, line in lines:
-        b.tick(n)
-        if not line.strip():
-            continue
-        try:
-            d = loads(line)
-        except json.JSONDecodeError as e:
-            b.bad(n, "bad line", f"not valid JSON: {e.msg} (column {e.colno})")
-            continue
-        if not isinstance(d, dict):
-            b.bad(n, "bad line", "each line must be a JSON object (one op)")
-            continue
-        if header_allowed:
-            header_allowed = False
-            if "reproducer" in d and "process" not in d:
-                header = d["reproducer"]
-                if not isinstance(header, dict):
-                    raise HistoryFormatError(b.path, n, "the reproducer header must be a JSON object")
-                b.meta["reproducer"] = header
-                b.file_indexes = []
+    n = blank = 0
+    for batch in lines.raw_batches():
+        for raw in batch:
+            n += 1
+            if progress is not None and not n % PROGRESS_EVERY:
+                progress(n)
+            try:
+                op = decode(raw)
+            except errors:
+                if raw.isspace():
+                    blank += 1
+                else:
+                    _jsonl_line(n, _decode(b.path, raw, n), b, header_allowed)
+                    header_allowed = False
                 continue
-        _jsonl_op(n, d, b)
+            header_allowed = False
+            process, t, f = op.process, op.time, op.f
+            if process == 0 or t == 0:  # perhaps absent: the careful path tells
+                _jsonl_line(n, _decode(b.path, raw, n), b, False)
+                continue
+            if t < b._last_time or skipped or b.file_indexes is not None:
+                b.add_op(n, op, True)  # a rule may break, or a reproducer: the careful path
+                continue
+            if process != NEMESIS:
+                if op.type is invoke:
+                    if process in pending:
+                        b.add_op(n, op, True)
+                        continue
+                    pending[process] = (n, f)
+                else:
+                    prior = pending.get(process)
+                    if prior is None or prior[1] != f:
+                        b.add_op(n, op, True)
+                        continue
+                    del pending[process]
+            b._last_time, b._last_time_line = t, n
+            if op.index != len(ops):
+                set_field(op, "index", len(ops))
+            set_field(op, "f", shared.setdefault(f, f))
+            key = op.key
+            if type(key) is str:
+                set_field(op, "key", shared.setdefault(key, key))
+            ops.append(op)
+            line_of.append(n)
+    lines.content_lines = n - blank
+
+
+def _jsonl_line(n: int, line: str, b: _Builder, header_allowed: bool) -> None:
+    """One JSONL line, read with :mod:`json` and every rule checked one by one."""
+    if not line.strip():
+        return
+    try:
+        d = json.loads(line)
+    except json.JSONDecodeError as e:
+        b.bad(n, "bad line", f"not valid JSON: {e.msg} (column {e.colno})")
+        return
+    if not isinstance(d, dict):
+        b.bad(n, "bad line", "each line must be a JSON object (one op)")
+        return
+    if header_allowed and "reproducer" in d and "process" not in d:
+        header = d["reproducer"]
+        if not isinstance(header, dict):
+            raise HistoryFormatError(b.path, n, "the reproducer header must be a JSON object")
+        b.meta["reproducer"] = header
+        b.file_indexes = []
+        return
+    _jsonl_op(n, d, b)
 
 
 def _jsonl_op(n: int, d: dict[str, Any], b: _Builder) -> None:

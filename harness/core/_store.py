@@ -35,6 +35,7 @@ LEADERS = "leaders.jsonl"
 REPORT = "report.html"
 NODES = "nodes"
 NODE_LOG = "etcd.log"
+CLUSTER_FACTS = "cluster.json"
 LATEST = "latest"
 INDEX = "index.html"
 JUNIT = "junit.xml"
@@ -76,6 +77,11 @@ class RunDir:
     @property
     def nodes(self) -> Path:
         return self.path / NODES
+
+    @property
+    def cluster_facts(self) -> Path:
+        """What the cluster said of itself after the run: HashKV, revisions, alarms (``checkers.cluster_state``)."""
+        return self.path / CLUSTER_FACTS
 
     def node_log(self, node: str) -> Path:
         return self.path / NODES / node / NODE_LOG

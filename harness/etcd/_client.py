@@ -129,6 +129,21 @@ def _kv(d: Mapping[str, Any]) -> KeyValue:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One cluster member as the member list reports it. ``name`` is empty until it has started."""
+
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    is_learner: bool = False
+
+
+def _member(d: Mapping[str, Any]) -> Member:
+    return Member(id=int(d.get("ID", 0)), name=str(d.get("name", "")), peer_urls=tuple(d.get("peerURLs", ())),
+                  is_learner=bool(d.get("isLearner", False)))
+
+
+@dataclass(frozen=True, slots=True)
 class V2Response:
     """A v2 API answer. ``index`` is the ``X-Etcd-Index`` header."""
 
@@ -180,11 +195,16 @@ class EtcdClient:
     # -- KV --------------------------------------------------------------------
 
     def get(self, key: str, *, serializable: bool = False) -> KeyValue | None:
+        return self.get_with_revision(key, serializable=serializable)[1]
+
+    def get_with_revision(self, key: str, *, serializable: bool = False) -> tuple[int, KeyValue | None]:
+        """One key; returns (the response header's revision, the key or None if absent)."""
         body: dict[str, Any] = {"key": b64(key)}
         if serializable:
             body["serializable"] = True
-        kvs = self.post("/v3/kv/range", body).get("kvs", [])
-        return _kv(kvs[0]) if kvs else None
+        out = self.post("/v3/kv/range", body)
+        kvs = out.get("kvs", [])
+        return header_revision(out), (_kv(kvs[0]) if kvs else None)
 
     def get_prefix(self, prefix: str, *, serializable: bool = False) -> tuple[int, list[KeyValue]]:
         """All keys under ``prefix``; returns (header revision, kvs sorted by key)."""
@@ -253,16 +273,22 @@ class EtcdClient:
 
     def lock(self, name: str, lease: int, *, timeout: float | None = None) -> str:
         """Acquire the lock service's lock ``name`` under ``lease``; returns the lock key."""
-        out = self.post("/v3/lock/lock", {"name": b64(name), "lease": str(lease)}, timeout=timeout)
-        return unb64(out["key"]) or ""
+        return self.lock_with_revision(name, lease, timeout=timeout)[1]
 
-    def unlock(self, key: str) -> None:
-        self.post("/v3/lock/unlock", {"key": b64(key)})
+    def lock_with_revision(self, name: str, lease: int, *, timeout: float | None = None) -> tuple[int, str]:
+        """As :meth:`lock`; returns (the response header's revision, the lock key)."""
+        out = self.post("/v3/lock/lock", {"name": b64(name), "lease": str(lease)}, timeout=timeout)
+        return header_revision(out), unb64(out["key"]) or ""
+
+    def unlock(self, key: str) -> int:
+        """Release a lock key; returns the response header's revision."""
+        return header_revision(self.post("/v3/lock/unlock", {"key": b64(key)}))
 
     # -- cluster -----------------------------------------------------------------
 
     def status(self, *, timeout: float | None = None) -> dict[str, Any]:
-        """Maintenance status: ``member_id``, ``leader`` (0 = none), ``raft_index``, ``raft_term``, ``version``."""
+        """Maintenance status: ``member_id``, ``leader`` (0 = none), ``raft_index``, ``raft_term``, ``version``,
+        ``db_size`` (bytes of the backend file)."""
         out = self.post("/v3/maintenance/status", {}, timeout=timeout)
         return {
             "member_id": int(out.get("header", {}).get("member_id", 0)),
@@ -270,12 +296,42 @@ class EtcdClient:
             "raft_index": int(out.get("raftIndex", 0)),
             "raft_term": int(out.get("raftTerm", 0)),
             "version": out.get("version", ""),
+            "db_size": int(out.get("dbSize", 0)),
         }
 
     def members(self, *, timeout: float | None = None) -> dict[int, str]:
         """Member id → name."""
         out = self.post("/v3/cluster/member/list", {}, timeout=timeout)
         return {int(m["ID"]): m.get("name", "") for m in out.get("members", [])}
+
+    def member_list(self, *, timeout: float | None = None) -> list[Member]:
+        """The members as this node knows them (``/v3/cluster/member/list``); a member added but not
+        started yet has no name."""
+        out = self.post("/v3/cluster/member/list", {}, timeout=timeout)
+        return [_member(m) for m in out.get("members", [])]
+
+    def member_add(self, peer_urls: list[str], *, timeout: float | None = None) -> Member:
+        """Add a voting member (``/v3/cluster/member/add``); returns it (no name until it starts).
+        etcd rejects it while the cluster is not fully connected ("unhealthy cluster")."""
+        out = self.post("/v3/cluster/member/add", {"peerURLs": peer_urls}, timeout=timeout)
+        return _member(out.get("member", {}))
+
+    def member_remove(self, member_id: int, *, timeout: float | None = None) -> None:
+        """Remove a member by id (``/v3/cluster/member/remove``)."""
+        self.post("/v3/cluster/member/remove", {"ID": str(member_id)}, timeout=timeout)
+
+    def compact(self, revision: int, *, physical: bool = True, timeout: float | None = None) -> int:
+        """Compact the key-value history up to ``revision`` (``/v3/kv/compaction``); ``physical``
+        waits until the compaction is applied to this member's backend. Returns the header revision."""
+        body: dict[str, Any] = {"revision": str(revision)}
+        if physical:
+            body["physical"] = True
+        return int(self.post("/v3/kv/compaction", body, timeout=timeout).get("header", {}).get("revision", 0))
+
+    def defragment(self, *, timeout: float | None = None) -> None:
+        """Defragment this member's backend (``/v3/maintenance/defragment``); the member serves no
+        requests meanwhile."""
+        self.post("/v3/maintenance/defragment", {}, timeout=timeout)
 
     # -- v2 ----------------------------------------------------------------------
 
@@ -329,6 +385,12 @@ def _gateway_json(resp: httpx.Response) -> dict[str, Any]:
     definite = (isinstance(code, int) and code in _DEFINITE_GRPC_CODES) or str(message) in _DEFINITE_MESSAGES
     raise EtcdError(str(message), definite=definite, code=code if isinstance(code, int) else None,
                     status=resp.status_code)
+
+
+def header_revision(response: Mapping[str, Any]) -> int:
+    """The ``header.revision`` of a v3 gateway response (0 when absent)."""
+    header = response.get("header")
+    return int(header.get("revision", 0)) if isinstance(header, Mapping) else 0
 
 
 def prefix_end(prefix: str) -> str:

@@ -36,6 +36,8 @@ MAX_MARKS = 20
 MAX_HOLDS = 20_000
 MAX_VIOLATIONS = 500
 MAX_COUNTER_READS = 30_000
+#: Most transactional anomalies drawn per checker (each with its cycle and its transactions).
+MAX_ELLE_ANOMALIES = 30
 #: Longest value or state text kept; the rest is cut with an ellipsis.
 MAX_TEXT = 120
 
@@ -338,6 +340,51 @@ def _is_counter(d: Mapping[str, Any]) -> bool:
     return isinstance(reads, list) and (not reads or (isinstance(reads[0], dict) and "upper" in reads[0]))
 
 
+def _is_elle(d: Mapping[str, Any]) -> bool:
+    return d.get("model") in ("list-append", "rw-register") and isinstance(d.get("anomalies"), list)
+
+
+def _elle_node(n: Mapping[str, Any]) -> dict[str, Any]:
+    return {"i": n.get("index") if isinstance(n.get("index"), int) else None,
+            "d": n.get("done_index") if isinstance(n.get("done_index"), int) else None,
+            "label": short_text(n.get("label", "?"), 20), "p": short_text(n.get("process", "?"), 20),
+            "outcome": short_text(n.get("outcome", "?"), 8), "mops": short_text(n.get("mops", ""), 200),
+            "s": us(n.get("invoke_time")), "c": us(n.get("complete_time"))}
+
+
+def _elle(details: Mapping[str, Any]) -> dict[str, Any]:
+    """The anomalies of a transactional (Elle) check: the table, and for each drawn anomaly its
+    explanation, its cycle (nodes and typed edges) and its transactions' times."""
+    forbidden = {str(a) for a in details.get("forbidden", []) if isinstance(a, str)}
+    counts = _as_dict(details.get("counts"))
+    raw = [a for a in details["anomalies"] if isinstance(a, dict)]
+    anomalies = []
+    for a in raw[:MAX_ELLE_ANOMALIES]:
+        cycle = a.get("cycle") if isinstance(a.get("cycle"), dict) else None
+        drawn = None
+        if cycle is not None:
+            nodes = [_elle_node(n) for n in cycle.get("nodes", []) if isinstance(n, dict)]
+            edges = [{"from": e.get("from"), "to": e.get("to"), "type": short_text(e.get("type", "?"), 12),
+                      "key": None if e.get("key") is None else short_text(e.get("key"), 40),
+                      "why": short_text(e.get("why", ""), 400)} for e in cycle.get("edges", []) if isinstance(e, dict)]
+            drawn = {"nodes": nodes, "edges": edges}
+        kind = short_text(a.get("type", "?"), 40)
+        anomalies.append({"type": kind, "forbidden": kind in forbidden,
+                          "expl": [short_text(x, 500) for x in a.get("explanation", [])][:12],
+                          "ops": [i for i in a.get("ops", []) if isinstance(i, int)][:20],
+                          "keys": [short_text(k, 40) for k in a.get("keys", [])][:10], "cycle": drawn})
+    return {
+        "model": short_text(details.get("model"), 20), "cm": short_text(details.get("consistency_model", ""), 40),
+        "txns": details.get("txns") if isinstance(details.get("txns"), int) else None,
+        "counts": [[short_text(k, 40), v if isinstance(v, int) else 0, k in forbidden] for k, v in counts.items()],
+        "not": [short_text(m, 40) for m in details.get("not", [])],
+        "allowed": [short_text(m, 40) for m in details.get("strongest_allowed", [])],
+        "unknown": [{"search": short_text(u.get("search", ""), 40), "reason": short_text(u.get("reason", ""), 300)}
+                    for u in details.get("unknown", []) if isinstance(u, dict)],
+        "anomalies": anomalies, "total": len(raw),
+    }
+
+
 def _window_op(raw: Mapping[str, Any], fallback_end: int | None) -> dict[str, Any] | None:
     index = raw.get("index")
     start = us(raw.get("invoke_time"))
@@ -579,9 +626,14 @@ def lost_locks(checkers: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def failure_marks(linear: list[dict[str, Any]], mutex: list[dict[str, Any]],
-                  counter: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                  counter: list[dict[str, Any]], elle: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """When each drawn failure happened (µs), what it is and where the page shows it, earliest first."""
     marks: list[dict[str, Any]] = []
+    for c, checker in enumerate(elle or []):
+        for n, a in enumerate(checker["anomalies"][:5]):
+            times = [x["s"] for x in (a["cycle"] or {}).get("nodes", []) if x["s"] is not None]
+            if times and a["forbidden"]:
+                marks.append({"t": min(times), "label": f"{checker['name']}: {a['type']}", "href": f"#elle-{c}-{n}"})
     for c, checker in enumerate(linear):
         for n, failure in enumerate(checker["failures"]):
             if failure["bt"] is not None:
@@ -618,8 +670,12 @@ def build_payload(run: RunFiles) -> dict[str, Any]:
     linear: list[dict[str, Any]] = []
     mutex: list[dict[str, Any]] = []
     counter: list[dict[str, Any]] = []
+    elle: list[dict[str, Any]] = []
     for name, details in checkers.items():
         if not isinstance(details, dict):
+            continue
+        if _is_elle(details):
+            elle.append({"name": short_text(name, 80), **_elle(details)})
             continue
         lost = len(details["lost_locks"]) if isinstance(details.get("lost_locks"), list) else 0
         if _is_linear(details):
@@ -643,5 +699,6 @@ def build_payload(run: RunFiles) -> dict[str, Any]:
         "linear": linear,
         "mutex": mutex,
         "counter": counter,
-        "marks": failure_marks(linear, mutex, counter),
+        "elle": elle,
+        "marks": failure_marks(linear, mutex, counter, elle),
     }

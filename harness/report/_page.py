@@ -405,6 +405,19 @@ def _checker_sections(payload: dict[str, Any], run: RunFiles) -> tuple[list[str]
         )
         html_parts.append(f'<section id="linear"><h2>Linearizability</h2>{intro}<div id="linear-body"></div></section>')
         nav.append(("linear", "Linearizability"))
+    if payload["elle"]:
+        found = sum(len(c["anomalies"]) for c in payload["elle"])
+        intro = (
+            '<p class="muted">Transactions checked with Elle\'s method: each anomaly is a cycle of dependencies '
+            "between transactions (or a single bad read), drawn as a graph: an arrow T1 → T2 says T1 must come "
+            "before T2, labelled with why (ww: T2 overwrote T1's write, wr: T2 read it, rw: T1 read a version T2 "
+            "overwrote, process, realtime) and the key. Below each graph, its transactions on a time axis; the "
+            "buttons open them in the timeline.</p>"
+            if found
+            else "<p>No transactional anomaly.</p>"
+        )
+        html_parts.append(f'<section id="elle"><h2>Transactions</h2>{intro}<div id="elle-body"></div></section>')
+        nav.append(("elle", "Transactions"))
     if payload["mutex"]:
         html_parts.append(
             '<section id="locks"><h2>Lock holds</h2><p class="muted">Each bar is one process holding the lock; '

@@ -1,4 +1,5 @@
-"""``etcd-harness check``: the linearizability verdict on history files.
+"""``etcd-harness check``: the linearizability verdict on history files; with ``--model
+list-append|rw-register``, the transactional verdict (Elle's method, ``checkers.elle``).
 
 Prints one verdict line per file with its check time, then, for each file that
 is not linearizable, the explanation. Returns the exit code (see ``_errors``):
@@ -27,7 +28,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from checkers import MODELS, CheckContext, LinearizabilityChecker
+from checkers import (
+    CONSISTENCY_MODELS,
+    MODELS,
+    CheckContext,
+    Checker,
+    LinearizabilityChecker,
+    ListAppendChecker,
+    RwRegisterChecker,
+)
 from checkers.linearizable import LimitReached, budget_for, check_budget, reproducer_header, unsupported_ops
 from harness.core import (
     EXIT_INPUT,
@@ -40,6 +49,12 @@ from harness.core import (
     HistoryFormatError,
     read_history_lines,
 )
+
+#: ``--model`` names of transactional histories, checked with Elle's method (``checkers.elle``).
+TXN_MODELS: dict[str, type[ListAppendChecker] | type[RwRegisterChecker]] = {
+    "list-append": ListAppendChecker,
+    "rw-register": RwRegisterChecker,
+}
 
 #: The defaults of ``etcd-harness check`` (shown in its ``--help``).
 DEFAULT_TIME_LIMIT_S = 60.0
@@ -55,17 +70,28 @@ def check_command(
     as_json: bool = False,
     minimal_out: str | None = None,
     lenient: bool = False,
+    consistency_model: str = "strict-serializable",
+    shrink: bool = True,
 ) -> int:
     """Check every file in ``paths`` against ``model``; print verdicts; return the exit code.
 
     ``minimal_out``: a path to write the minimal reproducer of the first failure to, as
     JSONL that re-checks as failing on the same op for the same reason (for a bug report);
     one input file only. ``lenient``: skip the lines that break the input rules.
+    ``shrink``: shrink the first failure of each file to a minimal reproducer (``False``:
+    ``--no-shrink``, no ``minimal`` and no reproducer for ``minimal_out``).
+    ``model`` ``list-append`` or ``rw-register``: transactions, checked with Elle's method
+    against ``consistency_model`` (one of ``CONSISTENCY_MODELS``).
     """
 
     out, err = sys.stdout, sys.stderr
-    if model not in MODELS:
-        print(f"error: no model {model!r}; use --model with one of: {', '.join(sorted(MODELS))}", file=err)
+    if model not in MODELS and model not in TXN_MODELS:
+        names = ", ".join(sorted([*MODELS, *TXN_MODELS]))
+        print(f"error: no model {model!r}; use --model with one of: {names}", file=err)
+        return EXIT_USAGE
+    if consistency_model not in CONSISTENCY_MODELS:
+        print(f"error: no consistency model {consistency_model!r}; use --consistency-model with one of: "
+              f"{', '.join(CONSISTENCY_MODELS)}", file=err)
         return EXIT_USAGE
     if fmt not in FORMATS:
         print(f"error: no format {fmt!r}; use --format with one of: {', '.join(FORMATS)}", file=err)
@@ -79,8 +105,15 @@ def check_command(
     if minimal_out is not None and len(paths) != 1:
         print("error: --minimal-out takes one history file; check the others separately", file=err)
         return EXIT_USAGE
+    if model in TXN_MODELS:
+        if minimal_out is not None:
+            print(f"error: --minimal-out is for linearizability models, not {model}; each anomaly of a "
+                  "transactional check already names its few transactions", file=err)
+            return EXIT_USAGE
+        return _check_transactions(paths, TXN_MODELS[model](consistency_model), fmt, time_limit,
+                                   memory_limit_mb, as_json, lenient)
 
-    checker = LinearizabilityChecker(model)
+    checker = LinearizabilityChecker(model) if shrink else LinearizabilityChecker(model, shrink_seconds=0)
     verdicts: list[str] = []
     for path in paths:
         started = time.perf_counter()
@@ -136,6 +169,91 @@ def check_command(
     if "unknown" in verdicts:
         return EXIT_UNKNOWN
     return EXIT_VALID
+
+
+def _check_transactions(paths: list[str], checker: Checker, fmt: str, time_limit: float, memory_limit_mb: int,
+                        as_json: bool, lenient: bool) -> int:
+    """``check --model list-append|rw-register``: Elle's verdict on each file, explained."""
+    out, err = sys.stdout, sys.stderr
+    verdicts: list[str] = []
+    for path in paths:
+        started = time.perf_counter()
+        ctx = CheckContext(time_limit=time_limit, memory_limit=memory_limit_mb * 2**20, started=time.monotonic())
+        try:
+            history, lines = read_history_lines(path, fmt, lenient=lenient, progress=_limits(ctx))
+        except HistoryFormatError as e:
+            verdicts.append("input")
+            print(f"{path}: input error: {e.detail}" + (f" (line {e.line})" if e.line else ""), file=err)
+            if as_json:
+                _json_line(out, {"file": path, "valid": None, "error": str(e)})
+            continue
+        except LimitReached as e:
+            verdicts.append("unknown")
+            elapsed = time.perf_counter() - started
+            if as_json:
+                _json_line(out, {"file": path, "time_s": round(elapsed, 6), "valid": "unknown", "reason": str(e)})
+            else:
+                print(f"{path}: unknown in {elapsed:.3f} s: {e}", file=out)
+            continue
+        skipped = history.meta.get("skipped")
+        if skipped:
+            print(f"{path}: {skipped_summary(skipped)}", file=err)
+        result = checker.check(history, ctx)
+        elapsed = time.perf_counter() - started
+        details = result.details
+        if "input_error" in details:
+            verdicts.append("input")
+            pos = details.get("input_error_index", -1)
+            where = f" (line {lines[pos]})" if 0 <= pos < len(lines) else ""
+            print(f"{path}: input error: {details['input_error']}{where}", file=err)
+            if as_json:
+                _json_line(out, {"file": path, "valid": None, "error": details["input_error"]})
+            continue
+        del lines
+        verdicts.append("valid" if result.valid is True else "invalid" if result.valid is False else "unknown")
+        if as_json:
+            _json_line(out, {"file": path, "time_s": round(elapsed, 6), **result.to_json()})
+            continue
+        print(f"{path}: {verdicts[-1]} in {elapsed:.3f} s ({details.get('txns', 0)} transactions): {result.reason}",
+              file=out)
+        print_anomalies(details, out)
+    out.flush()
+    if "invalid" in verdicts:
+        return EXIT_INVALID
+    if "input" in verdicts:
+        return EXIT_INPUT
+    if "unknown" in verdicts:
+        return EXIT_UNKNOWN
+    return EXIT_VALID
+
+
+def print_anomalies(details: dict[str, Any], out: TextIO, per_type: int = 3) -> None:
+    """Each anomaly type found (at most ``per_type`` examples), explained from the ops."""
+    counts = details.get("counts", {})
+    forbidden = set(details.get("forbidden", []))
+    if counts:
+        ruled = ", ".join(details.get("not", [])) or "none"
+        best = " or ".join(details.get("strongest_allowed", [])) or "none of them"
+        print(f"  anomalies rule out: {ruled}; consistent at most with: {best}", file=out)
+    shown: dict[str, int] = {}
+    for anomaly in details.get("anomalies", []):
+        kind = anomaly["type"]
+        shown[kind] = shown.get(kind, 0) + 1
+        if shown[kind] > per_type:
+            continue
+        allowed = "" if kind in forbidden else f" (allowed by {details.get('consistency_model')})"
+        print(f"  {kind}{allowed}, ops {', '.join(str(i) for i in anomaly['ops'])}:", file=out)
+        for sentence in anomaly["explanation"]:
+            print(f"    {sentence}", file=out)
+        for node in (anomaly.get("cycle") or {}).get("nodes", []):
+            done = node["done_index"] if node["done_index"] is not None else "-"
+            print(f"      {node['label']:>8} = ops {node['index']}..{done}, p{node['process']} {node['outcome']}: "
+                  f"{node['mops']}", file=out)
+    for kind, n in counts.items():
+        if shown.get(kind, 0) < n and n > per_type:
+            print(f"  ... {kind}: {n} in all", file=out)
+    for u in details.get("unknown", []):
+        print(f"  unknown ({u['search']}): {u['reason']}", file=out)
 
 
 def _limits(ctx: CheckContext) -> Callable[[int], None]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from checkers import MODELS
+from checkers import CONSISTENCY_MODELS, MODELS
 from harness.core import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
@@ -41,7 +41,7 @@ EXIT_CODES_HELP = """exit codes:
   0    every verdict valid
   1    some verdict invalid
   2    usage error
-  3    input error (history file, YAML plan)
+  3    input error (history file, YAML plan; merge: shards that are not of one suite run)
   4    infrastructure error (Docker, image, cluster)
   5    no verdict invalid, but some unknown (a time or memory limit was hit)
   130  interrupted; everything was torn down
@@ -65,6 +65,7 @@ EXAMPLES = {
   etcd-harness check history.jsonl --model cas-register
   etcd-harness check ../shared/corpus/porcupine/jepsen/*.log --format jepsen-log
   etcd-harness check history.jsonl --minimal-out minimal.jsonl
+  etcd-harness check history.jsonl --model list-append --consistency-model serializable
   etcd-harness check --run results/latest          # re-check a run: rewrites results.json and report.html
 """,
     "report": """examples:
@@ -76,9 +77,16 @@ EXAMPLES = {
   etcd-harness suite suites/ci.yaml                # what `make test-partition` runs
   etcd-harness suite suites/nightly.yaml --dry-run
   etcd-harness suite suites/canaries.yaml --results-dir /tmp/results
+  etcd-harness suite suites/nightly.yaml --shard 2/8 --seed 1234 --dry-run
+  etcd-harness suite suites/nightly.yaml --jobs 4
+""",
+    "merge": """examples:
+  etcd-harness merge results/nightly-shard-*-of-8/*/     # one junit.xml, summary and exit code for the suite
+  etcd-harness merge artifacts/ --results-dir results
 """,
     "clean": """examples:
-  etcd-harness clean
+  etcd-harness clean                 # every leftover; runs still in progress on this host are spared
+  etcd-harness clean --all           # those too
   etcd-harness clean --run-id register-partition-20250101t030000-4242
 """,
 }
@@ -302,7 +310,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return cmd_check_run(args)
 
     return check_command(args.paths, args.model, args.format, args.time_limit, args.memory_mb, as_json=args.json,
-                         minimal_out=args.minimal_out, lenient=args.lenient)
+                         minimal_out=args.minimal_out, lenient=args.lenient,
+                         consistency_model=args.consistency_model, shrink=not args.no_shrink)
 
 
 def _run_dir_arg(text: str) -> Path:
@@ -357,8 +366,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from harness.etcd import clean  # lazy: start-up
 
 
-    containers, networks = clean(args.run_id)
+    containers, networks, spared = clean(args.run_id, include_live=args.all)
     print(f"removed {containers} containers and {networks} networks")
+    if spared:
+        print(f"kept {len(spared)} run(s) whose process is still running: {', '.join(spared)} "
+              "(stop them first, or `etcd-harness clean --all` removes them too)")
     return EXIT_VALID
 
 
@@ -367,6 +379,12 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
     return suite_command(args)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.run._merge import merge_command  # lazy: start-up
+
+    return merge_command(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,7 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="RUN_DIR", help="re-check a run directory with its own workload's checkers; "
                                                     "rewrites its results.json and report.html")
     p.add_argument("--model", default="cas-register",
-                   help=f"the model: one of {', '.join(sorted(MODELS))} (default cas-register)")
+                   help=f"the model: one of {', '.join(sorted(MODELS))} (default cas-register); or list-append, "
+                        "rw-register: transactions, checked for the --consistency-model with Elle's method")
+    p.add_argument("--consistency-model", default="strict-serializable", metavar="NAME",
+                   help=f"with --model list-append|rw-register: one of {', '.join(CONSISTENCY_MODELS)} "
+                        "(default %(default)s)")
     p.add_argument("--format", default="auto", choices=("auto", "jsonl", "edn", "jepsen-log"))
     p.add_argument("--time-limit", type=_positive_float, default=DEFAULT_TIME_LIMIT_S,
                    help="seconds per file, reading it included; past it the verdict is unknown; 0 = none "
@@ -406,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true",
                    help="skip the lines that break the input rules (orphan completion, double invoke, time going "
                         "backwards, ...) and say how many were skipped and why; by default they are input errors")
+    p.add_argument("--no-shrink", action="store_true",
+                   help="do not shrink the first failure to a minimal reproducer (it re-checks many sub-histories; "
+                        "the window of each failure is still shown)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="(re)write report.html for a run directory", epilog=_epilog("report"),
@@ -421,11 +446,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN.yaml")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--dry-run", action="store_true", help="validate and list the entries, run nothing")
+    p.add_argument("--shard", metavar="K/N", default=None,
+                   help="run shard K of N: the plan split by expected time, every entry in exactly one shard; "
+                        "results go to <results-dir>/<plan>-shard-K-of-N/ (combine them with `etcd-harness merge`)")
+    p.add_argument("--jobs", type=int, default=1, metavar="J",
+                   help="entries run at once, each on a cluster of its own (default 1)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="the suite seed: entries without a seed derive theirs from it and their name "
+                        "(default: random, recorded in suite.json); required with --shard, the same in every shard")
+    p.add_argument("--durations", metavar="SUITE_JSON", default=None,
+                   help="split by the durations an earlier run measured (its suite.json) rather than estimates; "
+                        "give every shard the same file")
     p.set_defaults(func=cmd_suite)
+
+    p = sub.add_parser("merge", help="combine the results of a suite's shards", epilog=_epilog("merge"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dirs", nargs="+", metavar="DIR",
+                   help="a shard's results folder (with its suite.json), or a folder holding shards' folders")
+    p.add_argument("--results-dir", default="results",
+                   help="where the merged junit.xml, summary.txt and suite.json and index.html go (default results)")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("clean", help="remove leftover containers and networks of any run (by label)",
                        epilog=_epilog("clean"), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-id", default=None, help="only this run's leftovers")
+    p.add_argument("--all", action="store_true",
+                   help="also remove runs whose process is still running on this host (default: spare them)")
     p.set_defaults(func=cmd_clean)
     return parser
 

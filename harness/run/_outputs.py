@@ -1,16 +1,28 @@
-"""A suite's outputs: ``junit.xml``, ``summary.txt`` and ``suite.json``."""
+"""A suite's outputs: ``junit.xml``, ``summary.txt`` and ``suite.json``.
+
+``suite.json`` also says which plan and which split a shard belongs to, for
+``etcd-harness merge`` (:mod:`harness.run._merge`)::
+
+    "suite_seed": 1234, "plan_fingerprint": "3f2a...",        Plan.fingerprint()
+    "shard": {"index": 2, "count": 8, "split": "9c1e...", "expected_s": 1350.0},
+    "plan_entries": [{"index", "name", "line", "expect", "shard", "expected_s", "spec"}, ...]   the whole plan
+    "entries": [{"index", "name", ..., "status", "verdict", "detail", "spec"}, ...]             what this shard ran
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.core import EXIT_VALID, JUNIT, SUITE, SUMMARY, write_atomically, write_json
 from harness.run._outcome import SuiteOutcome, verdict_word
-from harness.run._plan import nemesis_label
+from harness.run._plan import Plan, expected_s, nemesis_label
 from harness.run._progress import format_seconds
+from harness.run._shard import Shard, split_digest, split_plan
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -96,19 +108,46 @@ def format_summary(outcome: SuiteOutcome) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(outcome: SuiteOutcome) -> None:
-    """``junit.xml``, ``summary.txt`` and ``suite.json`` in the suite directory."""
+def _inside(path: Path | None, folder: Path) -> str | None:
+    """``path`` relative to ``folder`` if it is inside it (a shard's runs, wherever its folder is copied)."""
+    if path is None:
+        return None
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def write_outputs(outcome: SuiteOutcome, *, full_plan: Plan | None = None, shards: Sequence[Shard] | None = None,
+                  shard_index: int = 1, extra: dict[str, Any] | None = None) -> None:
+    """``junit.xml``, ``summary.txt`` and ``suite.json`` in the suite directory. ``full_plan`` is the plan
+    that ``outcome.plan`` is a shard of, ``shards`` its split (default: the outcome's plan, unsplit);
+    ``extra`` goes into ``suite.json`` as it is."""
     d = outcome.suite_dir
+    full_plan = full_plan or outcome.plan
+    shards = shards or split_plan(full_plan, 1)
     junit = ET.tostring(junit_xml(outcome).getroot(), encoding="unicode")
     write_atomically(d / JUNIT, "<?xml version='1.0' encoding='utf-8'?>\n" + junit)
     write_atomically(d / SUMMARY, format_summary(outcome) + "\n")
+    position = {e.name: i for i, e in enumerate(full_plan.entries)}
+    shard_of = {e.name: s.index for s in shards for e in s.entries}
     data = {
         "suite": outcome.plan.name, "plan": str(outcome.plan.path), "started_at": outcome.started_at,
         "duration_s": round(outcome.duration_s, 3), "interrupted": outcome.interrupted,
         "exit_code": outcome.exit_code,
-        "entries": [{"name": r.entry.name, "line": r.entry.line, "expect": r.entry.expect, "status": r.status,
-                     "verdict": r.verdict, "message": r.message, "duration_s": round(r.duration_s, 3),
-                     "ops_per_s": r.ops_per_s, "run_dir": str(r.run_dir) if r.run_dir else None,
-                     "spec": r.entry.spec.to_json()} for r in outcome.results],
+        "suite_seed": full_plan.suite_seed, "plan_fingerprint": full_plan.fingerprint(),
+        "shard": {"index": shard_index, "count": len(shards), "split": split_digest(shards),
+                  "expected_s": round(shards[shard_index - 1].expected_s, 1)},
+        **(extra or {}),
+        "entries": [{"index": position.get(r.entry.name), "name": r.entry.name, "line": r.entry.line,
+                     "expect": r.entry.expect, "status": r.status, "verdict": r.verdict, "message": r.message,
+                     "detail": r.detail, "duration_s": round(r.duration_s, 3), "ops_per_s": r.ops_per_s,
+                     "run_dir": str(r.run_dir) if r.run_dir else None, "run_dir_in_suite": _inside(r.run_dir, d),
+                     "spec": r.entry.spec.to_json()}
+                    for r in outcome.results],
+        "plan_entries": [{"index": i, "name": e.name, "line": e.line, "expect": e.expect,
+                          "seed_given": e.seed_given, "shard": shard_of.get(e.name),
+                          "expected_s": round(expected_s(e.spec), 1), "spec": e.spec.to_json()}
+                         for i, e in enumerate(full_plan.entries)],
     }
     write_json(d / SUITE, data)

@@ -27,8 +27,18 @@ each takes one value or a list, and an entry expands to their product. In
 ``etcd_args`` (a list of extra etcd flags for every member, as ``--etcd-arg`` takes them,
 e.g. ``[--experimental-initial-corrupt-check=true]``) and
 ``expect`` (``valid``, the default; ``invalid`` for canaries; ``unknown``; ``any``).
-An entry without a seed gets a random one, recorded in its ``config.json`` and
-in ``junit.xml``, so every entry can be replayed with ``etcd-harness test --replay``.
+An entry without a seed gets one derived from the *suite seed* and the entry's
+name (:func:`derive_seed`): the same entry gets the same seed whichever shard
+runs it and however many shards there are. The suite seed is ``--seed``, else
+drawn at random; it is recorded in ``suite.json``, and each entry's seed in its
+``config.json`` and in ``junit.xml``, so every entry can be replayed with
+``etcd-harness test --replay``. :meth:`Plan.fingerprint` names a plan's
+entries (seeds drawn from the suite seed left out), so that ``etcd-harness
+merge`` can refuse shards of different plans.
+
+:func:`expected_s` estimates an entry's wall time from its fields (the model is
+in its docstring); the suite's progress, ``--dry-run`` and the shard split
+(:mod:`harness.run._shard`) use it.
 
 Contract:
 
@@ -43,21 +53,29 @@ Contract:
 * The exit code is 0 when every entry's verdict is what it expected; else 1 if
   some verdict (valid or invalid) differed, else 4 if some entry could not run
   (infrastructure), else 5 (a verdict was unexpectedly unknown).
-* Ctrl-C or SIGTERM tears down the current cluster, then stops: the summary and
-  ``junit.xml`` are still written (the interrupted entry is an error, entries
-  not reached are skipped), and the exit code is 130.
+* Ctrl-C or SIGTERM tears down the current cluster (with ``--jobs J``, every
+  running one), then stops: the summary and ``junit.xml`` are still written (an
+  interrupted entry is an error, entries not reached are skipped), and the exit
+  code is 130.
+* ``--shard K/N`` runs one of N slices of the plan (:mod:`harness.run._shard`),
+  into ``results/<suite>-shard-K-of-N/<timestamp>/``; ``etcd-harness merge``
+  (:mod:`harness.run._merge`) combines the shards with the exit codes above.
+  ``--jobs J`` runs J entries at once (:mod:`harness.run._jobs`). See
+  ``docs/scaling.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -67,6 +85,7 @@ from harness.core import (
     PlanError,
     TestSpec,
 )
+from harness.run._bugs import BUG_WHAT, bugs_of, is_bug
 from harness.run._validate import (
     FIELDS,
     FieldRule,
@@ -81,19 +100,46 @@ from harness.run._validate import (
     workload_problem,
 )
 
-if TYPE_CHECKING:
-
-    pass
-
 Expect = Literal["valid", "invalid", "unknown", "any"]
 EXPECTS: tuple[Expect, ...] = ("valid", "invalid", "unknown", "any")
 Status = Literal["pass", "fail", "error", "interrupted", "skipped"]
 
 TOP_KEYS = ("name", "description", "defaults", "tests")
 AXES = ("workload", "nemesis", "nodes", "image", "seed")
-#: Seconds an entry takes besides its time limit (cluster start, recovery, check, teardown),
-#: used for the remaining-time estimate until the suite has measured its own.
-OVERHEAD_GUESS_S = 20.0
+#: Seconds a 60 s, 5-node entry with a fault takes besides its time limit, by :func:`expected_s`
+#: (the nightly plan measured ~85 s per such entry); kept for callers that want one number.
+OVERHEAD_GUESS_S = 24.0
+
+
+def expected_s(spec: TestSpec) -> float:
+    """The expected wall time of one entry, in seconds, from its fields alone.
+
+    The model (each term a phase of :func:`harness.run.run_test`)::
+
+        cluster start    3 s + 1 s per node          (containers created in parallel, then health)
+        op phase         time_limit
+        heal and drain   2 s                          (heal at the limit, workers joined)
+        recovery         1 s without faults, 4 s with, 3 s more with kill (a member restarts and rejoins)
+        check            10% of time_limit, at most check_time_limit   (the history grows with it)
+        teardown         1 s + 0.6 s per node         (logs collected, containers removed)
+
+    Calibrated on the nightly plan's figure: a 60 s entry on 5 nodes with one fault comes to
+    8 + 60 + 2 + 4 + 6 + 4 = 84 s (the plan's comment says ~85 s measured). It is an estimate:
+    a suite that has run once can do better with its measured durations (``--durations``).
+    """
+    families = {name.split(":", 1)[0] for name in spec.nemesis}
+    start = 3.0 + 1.0 * spec.nodes
+    recovery = (4.0 if families else 1.0) + (3.0 if "kill" in families else 0.0)
+    check = min(0.1 * spec.time_limit, spec.check_time_limit)
+    teardown = 1.0 + 0.6 * spec.nodes
+    return start + spec.time_limit + 2.0 + recovery + check + teardown
+
+
+def derive_seed(suite_seed: int, entry_name: str) -> int:
+    """The seed of an entry that gives none: a hash of the suite seed and the entry's (unique) name,
+    so it depends on neither the entry's position nor on how the plan is sharded."""
+    digest = hashlib.sha256(f"{suite_seed}:{entry_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (1 << 31)
 
 
 # -- the plan --------------------------------------------------------------------------
@@ -107,6 +153,8 @@ class PlanEntry:
     spec: TestSpec
     expect: Expect
     line: int  # 1-based line of the plan entry it came from
+    seed_given: bool = True  # False: the seed was derived from the suite seed (derive_seed)
+    bug: tuple[dict[str, Any], ...] = ()  # known etcd bugs this entry reproduces or must not (harness.run._bugs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +163,30 @@ class Plan:
     path: Path
     description: str
     entries: tuple[PlanEntry, ...]
+    suite_seed: int = 0  # the seed that entries without one derive theirs from
 
-    def estimated_s(self, overhead_s: float = OVERHEAD_GUESS_S) -> float:
-        return sum(e.spec.time_limit + overhead_s for e in self.entries)
+    def estimated_s(self) -> float:
+        """Every entry's :func:`expected_s`, one after the other."""
+        return sum(expected_s(e.spec) for e in self.entries)
+
+    def fingerprint(self) -> str:
+        """A short hash of what the plan runs: its name and each entry's name, expectation and spec, with
+        the seeds derived from the suite seed left out (those are the suite seed's business), and without
+        the file's path or lines (a CI runner checks the plan out where it likes)."""
+        entries = []
+        for e in self.entries:
+            spec = e.spec.to_json()
+            spec.pop("results_dir", None)
+            if not e.seed_given:
+                spec["seed"] = None
+            entries.append({"name": e.name, "expect": e.expect, "spec": spec})
+        text = json.dumps({"plan": self.name, "entries": entries}, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_plan(path: str | Path, *, seeds: random.Random | None = None) -> Plan:
-    """Read and validate a plan file; :class:`PlanError` (file:line, allowed values) if it is not valid."""
+def load_plan(path: str | Path, *, suite_seed: int | None = None, seeds: random.Random | None = None) -> Plan:
+    """Read and validate a plan file; :class:`PlanError` (file:line, allowed values) if it is not valid.
+    ``suite_seed`` and ``seeds`` as for :func:`parse_plan`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -129,15 +194,19 @@ def load_plan(path: str | Path, *, seeds: random.Random | None = None) -> Plan:
         raise PlanError(path, None, "no such plan file; plans live in suites/*.yaml") from None
     except (OSError, UnicodeDecodeError) as e:
         raise PlanError(path, None, f"cannot read the plan: {e}") from None
-    return parse_plan(text, path, seeds=seeds)
+    return parse_plan(text, path, suite_seed=suite_seed, seeds=seeds)
 
 
-def parse_plan(text: str, path: str | Path = "<plan>", *, seeds: random.Random | None = None) -> Plan:
+def parse_plan(text: str, path: str | Path = "<plan>", *, suite_seed: int | None = None,
+               seeds: random.Random | None = None) -> Plan:
     """Validate plan ``text`` (named ``path`` in errors) and expand its matrix.
 
-    ``seeds`` draws the seed of entries that give none (default: a fresh random source).
+    Entries that give no seed derive theirs from ``suite_seed`` (:func:`derive_seed`); without one,
+    the suite seed is drawn from ``seeds`` (default: a fresh random source).
     """
-    return _PlanReader(Path(path), seeds or random.Random()).read(text)
+    if suite_seed is None:
+        suite_seed = (seeds or random.Random()).randrange(1 << 31)
+    return _PlanReader(Path(path), suite_seed).read(text)
 
 
 #: A plan entry's keys besides ``workload`` and ``nemesis``: the spec's fields (the same rules
@@ -146,6 +215,7 @@ def parse_plan(text: str, path: str | Path = "<plan>", *, seeds: random.Random |
 _ENTRY_FIELDS: dict[str, FieldRule] = {
     **{k: rule for k, rule in FIELDS.items() if k != "results_dir"},
     "expect": FieldRule(lambda v: isinstance(v, str) and v in EXPECTS, f"one of {', '.join(EXPECTS)}"),
+    "bug": FieldRule(is_bug, BUG_WHAT, bugs_of),
 }
 #: Every key a test entry (or ``defaults``) may have.
 ENTRY_KEYS: tuple[str, ...] = tuple(sorted([*_ENTRY_FIELDS, "workload", "nemesis"]))
@@ -154,9 +224,9 @@ ENTRY_KEYS: tuple[str, ...] = tuple(sorted([*_ENTRY_FIELDS, "workload", "nemesis
 class _PlanReader:
     """Walks the composed YAML nodes, so every error knows its line."""
 
-    def __init__(self, path: Path, seeds: random.Random) -> None:
+    def __init__(self, path: Path, suite_seed: int) -> None:
         self.path = path
-        self.seeds = seeds
+        self.suite_seed = suite_seed
         self.constructor = SafeConstructor()
 
     # -- helpers ---------------------------------------------------------------------
@@ -261,7 +331,12 @@ class _PlanReader:
         entries: list[PlanEntry] = []
         for entry_node in tests_node.value:
             entries.extend(self.expand(entry_node, defaults))
-        return Plan(name=name, path=self.path, description=description, entries=tuple(_unique_names(entries)))
+        # Seeds are derived after the names are made unique: the name is what a seed is derived from.
+        seeded = [e if e.seed_given else
+                  dataclasses.replace(e, spec=dataclasses.replace(e.spec, seed=derive_seed(self.suite_seed, e.name)))
+                  for e in _unique_names(entries)]
+        return Plan(name=name, path=self.path, description=description, entries=tuple(seeded),
+                    suite_seed=self.suite_seed)
 
     def expand(self, node: Node, defaults: dict[str, tuple[Node, Node]]) -> list[PlanEntry]:
         given = self.mapping(node, "a test entry", ENTRY_KEYS)
@@ -277,6 +352,7 @@ class _PlanReader:
                 settings[key] = self.one(key, value_node)
         user_name: str | None = settings.pop("name", None)
         expect: Expect = settings.pop("expect", "valid")
+        bug: tuple[dict[str, Any], ...] = settings.pop("bug", ())
         base = TestSpec()
         values: dict[str, list[Any]] = {
             "workload": [v for v, _ in axes.get("workload", [])] or [base.workload],
@@ -289,7 +365,8 @@ class _PlanReader:
         out = []
         for combo in itertools.product(*(values[k] for k in AXES)):
             chosen = dict(zip(AXES, combo, strict=True))
-            seed = chosen["seed"] if chosen["seed"] is not None else self.seeds.randrange(1 << 31)
+            seed_given = chosen["seed"] is not None
+            seed = chosen["seed"] if seed_given else 0  # derived once the names are final (see read)
             name = _entry_name(user_name, chosen, varying)
             spec = TestSpec(workload=chosen["workload"], nemesis=chosen["nemesis"], nodes=chosen["nodes"],
                             image=chosen["image"], seed=seed, name=name, **settings)
@@ -303,7 +380,7 @@ class _PlanReader:
             why = etcd_args_problem(spec.etcd_args)
             if why:
                 raise self.error(merged["etcd_args"][1], why)
-            out.append(PlanEntry(name=name, spec=spec, expect=expect, line=line))
+            out.append(PlanEntry(name=name, spec=spec, expect=expect, line=line, seed_given=seed_given, bug=bug))
         return out
 
 

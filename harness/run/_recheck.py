@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers import UNKNOWN, CheckContext, merge_validity, run_checkers
+from checkers.cluster_state import cluster_checkers
 from harness.core import RESULTS, History, RunDir, TestSpec, UsageError, read_history, write_json
 from harness.run._runner import history_stats
 from harness.run._validate import validate_spec
@@ -72,7 +73,7 @@ def check_history(spec: TestSpec, history: History, run_dir: Path, notes: dict[s
     workload = WORKLOADS[spec.workload](spec)
     ctx = CheckContext(config=spec.to_json(), out_dir=run_dir, time_limit=spec.check_time_limit,
                        memory_limit=spec.check_memory_mb * 1024 * 1024)
-    results = run_checkers(workload.checkers(), history, ctx)
+    results = run_checkers({**workload.checkers(), **cluster_checkers(run_dir)}, history, ctx)
     if "liveness" in notes:
         results["checkers"]["liveness"] = {"valid": False, "reason": str(notes["liveness"])}
         results["valid"] = merge_validity([c["valid"] for c in results["checkers"].values()])

@@ -43,7 +43,8 @@ Contract:
   ``KeyboardInterrupt``) propagates after cleanup. A run that never got a
   cluster (Docker unreachable) leaves a folder whose ``results.json`` says why.
 * Each phase is logged (``-v``): ``phase cluster-start``, ``setup``, ``ops``,
-  ``heal``, ``recovery``, ``final-reads``, ``teardown``, ``check``.
+  ``heal``, ``recovery``, ``final-reads``, ``cluster-facts`` (``cluster.json``: HashKV,
+  revisions and alarms, see ``harness/run/_cluster_facts.py``), ``teardown``, ``check``.
 
 :func:`run_test` takes a ``cluster``, a ``workload`` and ``faults`` in place of
 the ones ``spec`` names: the unit tests run whole runs on fakes that way.
@@ -70,6 +71,7 @@ from types import FrameType
 from typing import Any
 
 from checkers import UNKNOWN, CheckContext, Validity, merge_validity, run_checkers
+from checkers.cluster_state import cluster_checkers
 from harness.core import (
     NEMESIS,
     ClusterError,
@@ -86,6 +88,7 @@ from harness.core import (
 )
 from harness.etcd import Cluster, DockerCluster, EtcdError, Node
 from harness.report import write_index, write_report
+from harness.run._cluster_facts import collect_cluster_facts, corrupt_member
 from harness.run._validate import validate_spec
 from harness.run._version import harness_version, verdict_stamp
 from nemesis import Fault, FaultNotApplied, FaultSkipped, NemesisPackage, leftovers, make_package
@@ -240,7 +243,8 @@ class Run:
         """Thread t starts on node t mod n; each retired process's successor moves to the next
         node, so a thread is not stuck timing out against a node cut off from the majority."""
         thread, generation = process % self.spec.concurrency, process // self.spec.concurrency
-        return self.cluster.nodes[(thread + generation) % len(self.cluster.nodes)]
+        nodes = self.cluster.nodes  # one list: the member fault replaces it while workers read it
+        return nodes[(thread + generation) % len(nodes)]
 
     def worker(self, thread_index: int, ctx: WorkloadContext) -> None:
         """One worker thread. An exception in it (a harness or workload bug) stops the run:
@@ -568,6 +572,7 @@ class Run:
             self.workload.setup(self.ctx)
             timing["ops_s"] = self.run_workers(with_nemesis=True)
             self.recover_and_read()
+            self.save_cluster_facts()
         except KeyboardInterrupt:
             self.notes["interrupted"] = True  # no recovery wait, no final reads: clean up and go
             raise
@@ -633,6 +638,24 @@ class Run:
                                      f"after healing: {str(e).splitlines()[0]}"
         except EtcdError as e:
             self.notes["final_reads_error"] = str(e)
+
+    def save_cluster_facts(self) -> None:
+        """After the final reads, on a real cluster: the ``corrupt_member`` canary if asked for, then
+        the members' own view (HashKV, revisions, alarms) as ``cluster.json`` for ``checkers.cluster_state``.
+        Never raises: a failure is a note, and without the file those checkers do not run."""
+        if not isinstance(self.cluster, DockerCluster) or not self.cluster.nodes:
+            return
+        self.enter_phase("cluster-facts")
+        try:
+            corrupted = None
+            if self.spec.options.get("corrupt_member"):
+                corrupted = corrupt_member(self.cluster, self.cluster.nodes[-1])
+            facts = collect_cluster_facts(self.cluster, timeout=min(self.spec.request_timeout, 5.0))
+            if corrupted is not None:
+                facts["corrupted"] = corrupted
+            write_json(self.files.cluster_facts, facts)
+        except Exception as e:  # a bug here must not cost the run its verdict
+            self.notes["cluster_facts_error"] = f"{type(e).__name__}: {e}"
 
     def tear_down(self) -> None:
         """Always, with signals held: heal if the op phase did not (an interrupt, a crash), then the
@@ -804,7 +827,7 @@ def check_run(run: Run, history: History) -> dict[str, Any]:
     ctx = CheckContext(config=spec.to_json(), out_dir=run.run_dir, time_limit=spec.check_time_limit,
                        memory_limit=spec.check_memory_mb * 1024 * 1024)
     t0 = time.monotonic()
-    results = run_checkers(run.workload.checkers(), history, ctx)
+    results = run_checkers({**run.workload.checkers(), **cluster_checkers(run.run_dir)}, history, ctx)
     run.timing["check_s"] = round(time.monotonic() - t0, 3)
     if "liveness" in run.notes:
         results["checkers"]["liveness"] = {"valid": False, "reason": run.notes["liveness"]}

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import shutil
 import signal
 import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -21,25 +19,30 @@ from harness.core import (
     EXIT_VALID,
     HarnessError,
     ImageMissing,
-    TestSpec,
+    UsageError,
     new_stamped_dir,
     point_latest,
+    signals_held,
 )
-from harness.etcd import RUN_LABEL, docker_client, remove_labelled
+from harness.etcd import docker_client
 from harness.report import write_index
-from harness.run._outcome import EntryResult, SuiteOutcome, judge
+from harness.run._bugs import format_bug_summary, judge_bug, judge_bug_groups
+from harness.run._entry import Runner, run_dir_of, run_entry, tear_down_leftovers
+from harness.run._jobs import run_parallel
+from harness.run._outcome import EntryResult, SuiteOutcome
 from harness.run._outputs import format_summary, write_outputs
-from harness.run._plan import OVERHEAD_GUESS_S, Plan, PlanEntry, load_plan, nemesis_label
+from harness.run._plan import Plan, expected_s, load_plan, nemesis_label
 from harness.run._progress import Progress, format_seconds
-from harness.run._runner import RunOutcome, run_test, sigterm_as_interrupt
+from harness.run._runner import run_test, sigterm_as_interrupt
+from harness.run._shard import Shard, load_durations, parse_shard, split_digest, split_plan, wall_time_s
 
 if TYPE_CHECKING:
     import argparse
 
-#: What runs one spec: :func:`run_test`, or a stand-in in tests.
-Runner = Callable[..., RunOutcome]
-
 log = logging.getLogger(__name__)
+
+#: The most entries run at once: each is a cluster of up to 7 containers.
+MAX_JOBS = 64
 
 
 def new_suite_dir(results_root: Path, suite_name: str) -> Path:
@@ -47,41 +50,9 @@ def new_suite_dir(results_root: Path, suite_name: str) -> Path:
     return new_stamped_dir(results_root / suite_name)
 
 
-def _run_dir_of(spec: TestSpec) -> Path | None:
-    """The newest run directory of ``spec`` (the runner does not return it when interrupted)."""
-    runs = sorted((Path(spec.results_dir) / spec.test_name).glob("*/"), key=lambda p: p.stat().st_mtime)
-    return runs[-1] if runs else None
-
-
-def _tear_down_leftovers(run_dir: Path | None) -> None:
-    """After an interrupt: remove anything still labelled with the run's id (the runner should have)."""
-    if run_dir is None:
-        return
-    try:
-        run_id = json.loads((run_dir / "config.json").read_text()).get("run_id")
-    except (OSError, ValueError):
-        return
-    if not run_id:
-        return
-
-    with contextlib.suppress(HarnessError):
-        remove_labelled(docker_client(), {RUN_LABEL: run_id})
-
-
-def run_entry(entry: PlanEntry, suite_dir: Path, progress: Progress, runner: Runner) -> EntryResult:
-    """Run one entry on a fresh cluster. Re-raises KeyboardInterrupt after recording it in ``progress``."""
-    spec = dataclasses.replace(entry.spec, results_dir=str(suite_dir))
-    t0 = time.monotonic()
-    try:
-        outcome = runner(spec, progress=progress.update)
-    except HarnessError as e:  # infrastructure: this entry has no verdict; the suite goes on
-        return EntryResult(entry=entry, status="error", message=str(e).splitlines()[0], run_dir=_run_dir_of(spec),
-                           duration_s=time.monotonic() - t0, detail=str(e))
-    except Exception as e:  # a harness bug in one entry must not lose the suite's results
-        return EntryResult(entry=entry, status="error", message=f"internal error: {type(e).__name__}: {e}",
-                           run_dir=_run_dir_of(spec), duration_s=time.monotonic() - t0,
-                           detail=traceback.format_exc())
-    return judge(entry, outcome, time.monotonic() - t0)
+def suite_dir_name(plan: Plan, shard: Shard) -> str:
+    """``<plan>`` for a whole plan, ``<plan>-shard-K-of-N`` for a shard of it."""
+    return plan.name if shard.count == 1 else f"{plan.name}-shard-{shard.index}-of-{shard.count}"
 
 
 def update_results_root(results_root: Path, result: EntryResult) -> None:
@@ -100,7 +71,7 @@ def update_results_root(results_root: Path, result: EntryResult) -> None:
 @contextlib.contextmanager
 def _signals_ignored() -> Iterator[None]:
     """While the suite writes its results after an interrupt, a second Ctrl-C must not cut it short."""
-    if not _is_main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -111,75 +82,86 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _is_main_thread() -> bool:
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def run_plan(plan: Plan, results_root: str | Path = "results", *, stream: TextIO | None = None,
-             tty: bool | None = None, runner: Runner | None = None) -> SuiteOutcome:
-    """Run every entry of ``plan`` and write ``junit.xml``, ``summary.txt`` and ``suite.json``."""
-
+             tty: bool | None = None, runner: Runner | None = None, jobs: int = 1, shard: tuple[int, int] = (1, 1),
+             durations: Mapping[str, float] | None = None) -> SuiteOutcome:
+    """Run shard ``shard`` = (K, N) of ``plan`` (default: all of it), ``jobs`` entries at a time, and write
+    ``junit.xml``, ``summary.txt`` and ``suite.json`` (see :mod:`harness.run._plan` and
+    :mod:`harness.run._shard`). ``durations`` (entry name -> measured seconds) weighs the split."""
     stream = stream or sys.stdout
     tty = stream.isatty() if tty is None else tty
     runner = runner or run_test
-    suite_dir = new_suite_dir(Path(results_root), plan.name)
+    shards = split_plan(plan, shard[1], durations)
+    mine = shards[shard[0] - 1]
+    sub = mine.plan(plan)
+    root = Path(results_root)
+    suite_dir = new_suite_dir(root, suite_dir_name(plan, mine))
     with contextlib.suppress(OSError):
         shutil.copyfile(plan.path, suite_dir / "plan.yaml")
-    progress = Progress(plan, stream, tty=tty)
-    outcome = SuiteOutcome(plan=plan, suite_dir=suite_dir,
-                           started_at=datetime.now(UTC).isoformat(timespec="seconds"))
-    t0 = time.monotonic()
-    progress.print(f"suite {plan.name}: {len(plan.entries)} entries, about {format_seconds(plan.estimated_s())}; "
+    progress = Progress(sub, stream, tty=tty, jobs=jobs)
+    outcome = SuiteOutcome(plan=sub, suite_dir=suite_dir, started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    which = "" if mine.count == 1 else f" shard {mine.label} ({len(sub.entries)} of {len(plan.entries)} entries)"
+    progress.print(f"suite {plan.name}{which}: {len(sub.entries)} entries, about "
+                   f"{format_seconds(wall_time_s([expected_s(e.spec) for e in sub.entries], jobs))}"
+                   f"{f' with {jobs} at a time' if jobs > 1 else ''}; suite seed {plan.suite_seed}; "
                    f"results in {suite_dir}")
-    current: PlanEntry | None = None
+    results: dict[int, EntryResult] = {}
+
+    def record(index: int, result: EntryResult) -> None:
+        result = judge_bug(result)  # an entry's `bug:` expectation, from its run's results
+        with signals_held():  # an interrupt now waits until the result is recorded
+            results[index] = result
+            update_results_root(root, result)
+            progress.finish(result, index)
+
+    t0 = time.monotonic()
     try:
         with sigterm_as_interrupt():
-            for i, entry in enumerate(plan.entries):
-                current = entry
-                progress.start(i, entry)
-                t_entry = time.monotonic()
-                try:
-                    result = run_entry(entry, suite_dir, progress, runner)
-                except KeyboardInterrupt:
-                    spec = dataclasses.replace(entry.spec, results_dir=str(suite_dir))
-                    result = EntryResult(entry=entry, status="interrupted", verdict="unknown",
-                                         message="interrupted (Ctrl-C or SIGTERM); the cluster was torn down",
-                                         run_dir=_run_dir_of(spec), duration_s=time.monotonic() - t_entry)
-                    outcome.results.append(result)
-                    with _signals_ignored():
-                        update_results_root(Path(results_root), result)
-                    raise
-                outcome.results.append(result)
-                update_results_root(Path(results_root), result)
-                progress.finish(result)
-                current = None
+            if jobs <= 1:
+                _run_in_turn(sub, suite_dir, progress, runner, record)
+            elif run_parallel(sub.entries, suite_dir, progress, runner, jobs, record):
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
         with _signals_ignored():
             if outcome.interrupted:
-                last = outcome.results[-1] if outcome.results and outcome.results[-1].entry is current else None
-                if last is not None:
-                    _tear_down_leftovers(last.run_dir)
-                    progress.finish(last)
-                progress.print("suite interrupted: the current cluster was torn down; writing what ran")
-            ran = {id(r.entry) for r in outcome.results}
-            for entry in plan.entries:
-                if id(entry) not in ran:
-                    outcome.results.append(EntryResult(entry=entry, status="skipped",
-                                                       message="not run: the suite was interrupted"
-                                                       if outcome.interrupted else "not run"))
+                progress.print("suite interrupted: the running cluster(s) were torn down; writing what ran")
+            outcome.results = [results.get(i) or EntryResult(
+                entry=e, status="skipped",
+                message="not run: the suite was interrupted" if outcome.interrupted else "not run")
+                for i, e in enumerate(sub.entries)]
+            outcome.results = judge_bug_groups(outcome.results)  # `bug: ... expect: reproduced`, over all seeds
             outcome.duration_s = time.monotonic() - t0
-            write_outputs(outcome)
+            write_outputs(outcome, full_plan=plan, shards=shards, shard_index=mine.index)
             progress.print(format_summary(outcome))
+            if bugs := format_bug_summary(outcome):
+                progress.print(bugs)
     return outcome
 
+
+def _run_in_turn(plan: Plan, suite_dir: Path, progress: Progress, runner: Runner,
+                 record: Callable[[int, EntryResult], None]) -> None:
+    """``--jobs 1``: each entry in this process, one after the other. KeyboardInterrupt propagates once
+    the interrupted entry is recorded."""
+    for i, entry in enumerate(plan.entries):
+        progress.start(i, entry)
+        t_entry = time.monotonic()
+        try:
+            result = run_entry(entry, suite_dir, progress.update, runner)
+        except KeyboardInterrupt:
+            with _signals_ignored():
+                run_dir = run_dir_of(dataclasses.replace(entry.spec, results_dir=str(suite_dir)))
+                tear_down_leftovers(run_dir)
+                record(i, EntryResult(entry=entry, status="interrupted", verdict="unknown",
+                                      message="interrupted (Ctrl-C or SIGTERM); the cluster was torn down",
+                                      run_dir=run_dir, duration_s=time.monotonic() - t_entry))
+            raise
+        record(i, result)
 
 
 def check_images(plan: Plan) -> None:
     """Before anything starts: Docker is reachable and every image of the plan is there."""
-
     client = docker_client()
     missing = []
     for image in sorted({e.spec.image for e in plan.entries}):
@@ -192,26 +174,59 @@ def check_images(plan: Plan) -> None:
                            "Build them with `make images` (docker/build-image.sh trixie|bookworm).")
 
 
-def format_plan(plan: Plan) -> str:
-    header = ("#", "test", "workload", "nemesis", "nodes", "image", "seed", "time", "expect", "line")
-    rows = [(str(i), e.name, e.spec.workload, nemesis_label(e.spec.nemesis), str(e.spec.nodes), e.spec.image,
-             str(e.spec.seed), f"{e.spec.time_limit:g}s", e.expect, str(e.line))
-            for i, e in enumerate(plan.entries, 1)]
+def format_plan(plan: Plan, shards: tuple[Shard, ...] | None = None, shard_index: int = 1, jobs: int = 1) -> str:
+    """``--dry-run``: the entries (of one shard) with their expected times, then the expected wall times."""
+    shards = shards or split_plan(plan, 1)
+    mine = shards[shard_index - 1]
+    header = ("#", "test", "workload", "nemesis", "nodes", "image", "seed", "time", "expected", "expect", "line")
+    rows = [(str(plan.entries.index(e) + 1), e.name, e.spec.workload, nemesis_label(e.spec.nemesis),
+             str(e.spec.nodes), e.spec.image, str(e.spec.seed), f"{e.spec.time_limit:g}s",
+             format_seconds(expected_s(e.spec)), e.expect, str(e.line))
+            for e in mine.entries]
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"\n{plan.name}: {len(plan.entries)} entries, about {format_seconds(plan.estimated_s())} "
-                 f"(time limits + ~{OVERHEAD_GUESS_S:.0f} s each)")
+    lines.append("")
+    lines.append(f"{plan.name}: {len(plan.entries)} entries, expected {format_seconds(plan.estimated_s())} one "
+                 f"after the other (time limits plus cluster start, recovery, check and teardown); "
+                 f"suite seed {plan.suite_seed}, plan {plan.fingerprint()}")
+    if mine.count > 1:
+        loads = [s.expected_s for s in shards]
+        lines.append(f"shard {mine.label}: {len(mine.entries)} entries, expected {format_seconds(mine.expected_s)}; "
+                     f"the {mine.count} shards: {', '.join(format_seconds(x) for x in loads)} "
+                     f"(split {split_digest(shards)})")
+        lines.append(f"expected wall time on {mine.count} runners: {format_seconds(max(loads))} "
+                     f"(the slowest shard), plus `etcd-harness merge`")
+    else:
+        lines.append(f"expected wall time on 1 runner: {format_seconds(mine.expected_s)}")
+    if jobs > 1:
+        lines.append(f"with --jobs {jobs}: expected wall time of this "
+                     f"{'shard' if mine.count > 1 else 'suite'} "
+                     f"{format_seconds(wall_time_s([expected_s(e.spec) for e in mine.entries], jobs))}")
     return "\n".join(lines)
 
 
 def suite_command(args: argparse.Namespace) -> int:
-    """``etcd-harness suite PLAN.yaml [--results-dir DIR] [--dry-run]``."""
-    plan = load_plan(args.plan)
+    """``etcd-harness suite PLAN.yaml [--results-dir DIR] [--dry-run] [--shard K/N] [--jobs J] [--seed S]
+    [--durations SUITE_JSON]``."""
+    shard = parse_shard(args.shard) if getattr(args, "shard", None) else (1, 1)
+    given_jobs = getattr(args, "jobs", None)
+    jobs = 1 if given_jobs is None else int(given_jobs)
+    if not 1 <= jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs {jobs}: give 1 to {MAX_JOBS} (each job is a cluster of its own)")
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed {seed}: the suite seed is a whole number, 0 or more")
+    plan = load_plan(args.plan, suite_seed=seed)
+    if shard[1] > 1 and seed is None and any(not e.seed_given for e in plan.entries):
+        raise UsageError(f"--shard {shard[0]}/{shard[1]}: give --seed S, the same in every shard (e.g. the CI "
+                         f"pipeline's id), so that each entry gets the same seed whichever shard runs it; "
+                         f"{sum(not e.seed_given for e in plan.entries)} entries of {args.plan} give no seed")
+    durations = load_durations(args.durations) if getattr(args, "durations", None) else None
     if getattr(args, "dry_run", False):
-        print(format_plan(plan))
+        print(format_plan(plan, split_plan(plan, shard[1], durations), shard[0], jobs))
         return EXIT_VALID
     check_images(plan)
-    outcome = run_plan(plan, args.results_dir)
+    outcome = run_plan(plan, args.results_dir, jobs=jobs, shard=shard, durations=durations)
     return outcome.exit_code

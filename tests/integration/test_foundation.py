@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.core import ClusterError, History, Op, OpType, TestSpec, op_from_json
-from harness.etcd import LABEL, RUN_LABEL, DockerCluster, EtcdClient, EtcdError, docker_client
+from harness.etcd import LABEL, OWNER_LABEL, RUN_LABEL, DockerCluster, EtcdClient, EtcdError, docker_client, owner_token
 from workloads import complete_with_error
 
 pytestmark = pytest.mark.docker
@@ -152,3 +153,30 @@ def test_a_node_that_fails_to_start_is_named_with_its_log() -> None:
         c.start()
     assert "n1" in str(e.value) and "no-such-flag" in str(e.value)
     assert docker_client().containers.list(all=True, filters={"label": [f"{RUN_LABEL}=pytest-badstart"]}) == []
+
+
+def test_clean_spares_a_run_in_progress_and_removes_a_dead_runs_leftovers() -> None:
+    """A run whose owner process lives (a concurrent suite job) is spared by a plain ``clean``;
+    a run whose owner has exited is a leftover; ``clean --all`` removes the live one too."""
+    api = docker_client()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_owner = owner_token(child.pid)
+    child.wait()
+    live = api.networks.create("etcd-harness-pytest-live", labels={
+        LABEL: "1", RUN_LABEL: "pytest-live", OWNER_LABEL: owner_token()})
+    dead = api.networks.create("etcd-harness-pytest-dead", labels={
+        LABEL: "1", RUN_LABEL: "pytest-dead", OWNER_LABEL: dead_owner})
+    try:
+        proc = subprocess.run([sys.executable, "-m", "harness", "clean"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert "pytest-live" in proc.stdout
+        assert api.networks.list(names=[dead.name]) == []
+        assert [n.name for n in api.networks.list(names=[live.name])] == [live.name]
+        proc = subprocess.run([sys.executable, "-m", "harness", "clean", "--all"],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert api.networks.list(names=[live.name]) == []
+    finally:
+        for net in (live, dead):
+            with contextlib.suppress(Exception):
+                net.remove()

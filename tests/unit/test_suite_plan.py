@@ -27,6 +27,7 @@ from harness.run import (
     suite_exit_code,
 )
 from harness.run._cli import main
+from harness.run._plan import derive_seed
 from nemesis import FAULTS
 from workloads import WORKLOADS
 
@@ -177,8 +178,10 @@ def test_seeds_axis_and_drawn_seeds_are_recorded() -> None:
     plan = parse_plan("tests:\n  - seed: [1, 2]\n  - {}\n", seeds=random.Random(5))
     assert [e.spec.seed for e in plan.entries[:2]] == [1, 2]
     assert plan.entries[0].name.endswith("-s1")
-    drawn = plan.entries[2].spec.seed
-    assert drawn == random.Random(5).randrange(1 << 31)
+    suite_seed = random.Random(5).randrange(1 << 31)
+    assert plan.suite_seed == suite_seed
+    assert plan.entries[2].spec.seed == derive_seed(suite_seed, plan.entries[2].name)
+    assert [e.seed_given for e in plan.entries] == [True, True, False]
 
 
 def test_repeated_names_are_made_unique() -> None:

@@ -64,8 +64,8 @@ BAD_OPTIONS = [
     ("index", "{quorum: 'no'}", ["quorum=no"], "option quorum='no' for workload index: quorum must be true or false"),
     ("watch", "{skip_event: 1}", ["skip_event=1"],
      "option skip_event=1 for workload watch: skip_event must be true or false"),
-    ("register", "{hold_max: 5}", ["hold_max=5"],
-     "unknown option 'hold_max' for workload register, which takes no options "
+    ("counter", "{hold_max: 5}", ["hold_max=5"],
+     "unknown option 'hold_max' for workload counter, which takes no options "
      "(hold_max is an option of lock, lock-etcd-set, lock-set, lock-v2, lock-v2-set)"),
 ]
 
@@ -197,7 +197,7 @@ def test_the_default_spec_and_the_shipped_plans_are_valid() -> None:
 
 
 def test_every_plan_key_has_the_specs_rule() -> None:
-    assert set(ENTRY_KEYS) == ({*FIELDS, "workload", "nemesis", "expect"} - {"results_dir"})
+    assert set(ENTRY_KEYS) == ({*FIELDS, "workload", "nemesis", "expect", "bug"} - {"results_dir"})
     assert field_problem("time_limit", math.inf) is not None
     assert field_problem("time_limit", True) is not None
     assert field_problem("options", {"a": object()}) is not None

@@ -1203,6 +1203,159 @@
     draw();
   }
 
+  // ---- transactions (Elle): the anomaly table, then each anomaly's cycle as a graph and its transactions in time ----
+  const EDGE_COLORS = { ww: '#1f77b4', wr: '#2ca02c', rw: '#d62728', process: '#7f7f7f', realtime: '#9467bd' };
+  function renderElle() {
+    const root = section('elle-body');
+    if (!root) return;
+    D.elle.forEach((checker, c) => {
+      const head = el('p');
+      head.appendChild(el('b', null, (D.elle.length > 1 ? checker.name + ' · ' : '') + checker.model + ', checked for ' + checker.cm));
+      head.appendChild(el('span', null, (checker.txns !== null ? ' · ' + checker.txns + ' transactions' : '') +
+        (checker.not.length ? ' · the anomalies rule out ' + checker.not.join(', ') + '; consistent at most with ' +
+          (checker.allowed.join(' or ') || 'none of them') : '')));
+      root.appendChild(head);
+      if (checker.counts.length) {
+        const table = el('table', { class: 'elle-table' });
+        const hr = el('tr');
+        for (const h of ['anomaly', 'found', 'verdict', 'first example']) hr.appendChild(el('th', null, h));
+        table.appendChild(hr);
+        for (const [kind, n, forbidden] of checker.counts) {
+          const tr = el('tr', { class: forbidden ? 'bad-row' : '' });
+          tr.appendChild(el('td', null, kind));
+          tr.appendChild(el('td', null, String(n)));
+          tr.appendChild(el('td', null, forbidden ? 'forbidden by ' + checker.cm : 'allowed by ' + checker.cm));
+          const td = el('td');
+          const first = checker.anomalies.findIndex(a => a.type === kind);
+          if (first >= 0) td.appendChild(el('a', { href: '#elle-' + c + '-' + first }, 'ops ' + checker.anomalies[first].ops.join(', ')));
+          tr.appendChild(td);
+          table.appendChild(tr);
+        }
+        root.appendChild(table);
+      }
+      checker.anomalies.forEach((a, n) => {
+        try { root.appendChild(elleAnomaly(a, c, n)); } catch (e) { fail('transactional anomaly ' + (n + 1), e); }
+      });
+      if (checker.total > checker.anomalies.length)
+        root.appendChild(el('p', { class: 'muted' }, (checker.total - checker.anomalies.length) + ' more anomalies are in results.json.'));
+      for (const u of checker.unknown) root.appendChild(el('p', { class: 'why' }, 'Not decided (' + u.search + '): ' + u.reason));
+    });
+  }
+  function elleAnomaly(a, c, n) {
+    const box = el('div', { class: 'elle-anomaly' + (a.forbidden ? ' forbidden' : ''), id: 'elle-' + c + '-' + n });
+    box.appendChild(el('h3', null, a.type + (a.forbidden ? '' : ' (allowed)') + ' · ops ' + a.ops.join(', ') +
+      (a.keys.length ? ' · key' + (a.keys.length > 1 ? 's ' : ' ') + a.keys.join(', ') : '')));
+    const ol = el('ol', { class: 'elle-why' });
+    for (const line of a.expl) ol.appendChild(el('li', null, line));
+    box.appendChild(ol);
+    if (a.cycle && a.cycle.nodes.length) {
+      const row = el('div', { class: 'elle-row' });
+      row.appendChild(cycleGraph(a.cycle, 'elle-' + c + '-' + n));
+      row.appendChild(cycleTimes(a.cycle));
+      box.appendChild(row);
+      const ul = el('ul', { class: 'elle-txns' });
+      for (const x of a.cycle.nodes)
+        ul.appendChild(el('li', null, x.label + ' = ops ' + x.i + (x.d !== null ? '..' + x.d : '') + ', process ' + x.p + ', ' + x.outcome + ': ' + x.mops));
+      box.appendChild(ul);
+    }
+    const tools = el('div', { class: 'tools' });
+    for (const i of a.ops) {
+      tools.appendChild(button('T' + i + ' in the timeline', () => {
+        const k = findOp(i);
+        if (k >= 0) timelineGoTo(k, true); else fail('timeline', new Error('op ' + i + ' is not among the embedded ops'));
+      }));
+    }
+    box.appendChild(tools);
+    return box;
+  }
+  // The cycle on a circle: each transaction a labelled box, each dependency a curved arrow coloured by type.
+  function cycleGraph(cycle, id) {
+    const nodes = cycle.nodes, k = nodes.length;
+    const W = 440, H = k <= 2 ? 220 : 300, R = k <= 2 ? 70 : Math.min(110, 40 + 18 * k);
+    const cx = W / 2, cy = H / 2 + 4;
+    const svg = sv('svg', { class: 'elle-graph', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
+    tip(svg, 'the dependency cycle: ' + nodes.map(x => x.label).join(' → ') + ' → ' + nodes[0].label);
+    const defs = sv('defs');
+    for (const t in EDGE_COLORS) {
+      const m = sv('marker', { id: id + '-arrow-' + t, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+      m.appendChild(sv('path', { d: 'M0,0 L10,5 L0,10 z', fill: EDGE_COLORS[t] }));
+      defs.appendChild(m);
+    }
+    svg.appendChild(defs);
+    const pos = {};
+    nodes.forEach((x, j) => {
+      const ang = -Math.PI / 2 + 2 * Math.PI * j / k;
+      pos[x.i] = { x: cx + R * Math.cos(ang), y: cy + R * Math.sin(ang) };
+    });
+    const BW = 64, BH = 30;
+    cycle.edges.forEach(e => {
+      const p = pos[e.from], q = pos[e.to];
+      if (!p || !q) return;
+      // a curve bowing outwards, so the arrows of a 2-cycle do not overlap
+      const mx = (p.x + q.x) / 2, my = (p.y + q.y) / 2;
+      let dx = mx - cx, dy = my - cy, len = Math.hypot(dx, dy);
+      if (len < 1) { dx = -(q.y - p.y); dy = q.x - p.x; len = Math.hypot(dx, dy) || 1; }
+      const bow = k <= 2 ? 60 : 28;
+      const ctl = { x: mx + dx / len * bow, y: my + dy / len * bow };
+      const clip = (from, toward) => { // leave the curve at the box's edge
+        const vx = toward.x - from.x, vy = toward.y - from.y;
+        const s = Math.min(Math.abs((BW / 2 + 3) / (vx || 1e-9)), Math.abs((BH / 2 + 3) / (vy || 1e-9)));
+        return { x: from.x + vx * Math.min(s, 1), y: from.y + vy * Math.min(s, 1) };
+      };
+      const a = clip(p, ctl), b = clip(q, ctl);
+      const color = EDGE_COLORS[e.type] || '#333';
+      const g = sv('g', { class: 'elle-edge ' + e.type });
+      g.appendChild(sv('path', { d: 'M' + a.x + ',' + a.y + ' Q' + ctl.x + ',' + ctl.y + ' ' + b.x + ',' + b.y, fill: 'none',
+        stroke: color, 'stroke-width': e.type === 'rw' ? 2.2 : 1.6, 'stroke-dasharray': e.type === 'realtime' || e.type === 'process' ? '5 3' : '',
+        'marker-end': 'url(#' + id + '-arrow-' + (EDGE_COLORS[e.type] ? e.type : 'ww') + ')' }));
+      const lx = 0.25 * a.x + 0.5 * ctl.x + 0.25 * b.x, ly = 0.25 * a.y + 0.5 * ctl.y + 0.25 * b.y;
+      const label = e.type + (e.key !== null ? ' k' + e.key : '');
+      g.appendChild(sv('rect', { x: lx - label.length * 3.4 - 3, y: ly - 8, width: label.length * 6.8 + 6, height: 15, rx: 3, fill: '#fff', opacity: 0.85 }));
+      g.appendChild(sv('text', { x: lx, y: ly + 3, 'text-anchor': 'middle', class: 'elle-edge-label', fill: color }, label));
+      tip(g, e.why);
+      svg.appendChild(g);
+    });
+    nodes.forEach(x => {
+      const p = pos[x.i];
+      const g = sv('g', { class: 'elle-node ' + x.outcome });
+      g.appendChild(sv('rect', { x: p.x - BW / 2, y: p.y - BH / 2, width: BW, height: BH, rx: 6,
+        fill: FILL[x.outcome] || '#eee', stroke: COLOR[x.outcome] || '#888', 'stroke-width': 1.5 }));
+      g.appendChild(sv('text', { x: p.x, y: p.y - 1, 'text-anchor': 'middle', class: 'elle-node-label' }, x.label));
+      g.appendChild(sv('text', { x: p.x, y: p.y + 11, 'text-anchor': 'middle', class: 'elle-node-sub' }, 'p' + x.p + ' ' + x.outcome));
+      tip(g, x.label + ' (ops ' + x.i + (x.d !== null ? '..' + x.d : '') + ', process ' + x.p + ', ' + x.outcome + ')\n' + x.mops);
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+  // The cycle's transactions on a time axis: a bar each from invocation to completion.
+  function cycleTimes(cycle) {
+    const nodes = cycle.nodes.filter(x => x.s !== null);
+    const W = 460, rowH = 24, top = 8, labelW = 52, H = top + rowH * nodes.length + 26;
+    const svg = sv('svg', { class: 'elle-times', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img' });
+    if (!nodes.length) return svg;
+    let t0 = Infinity, t1 = -Infinity;
+    for (const x of nodes) { t0 = Math.min(t0, x.s); t1 = Math.max(t1, x.c !== null ? x.c : x.s); }
+    const span = Math.max(t1 - t0, 1), pad = span * 0.08;
+    const lo = t0 - pad, hi = t1 + pad;
+    const X = t => labelW + (t - lo) / (hi - lo) * (W - labelW - 10);
+    nodes.forEach((x, j) => {
+      const y = top + j * rowH;
+      const end = x.c !== null ? x.c : hi;
+      svg.appendChild(sv('text', { x: 4, y: y + 15, class: 'lane-label' }, x.label));
+      const bar = sv('rect', { x: X(x.s), y: y + 3, width: Math.max(X(end) - X(x.s), 2), height: rowH - 8, rx: 3,
+        fill: FILL[x.outcome] || '#eee', stroke: COLOR[x.outcome] || '#888', 'stroke-dasharray': x.c === null ? '4 2' : '' });
+      tip(bar, x.label + ': invoked ' + secs(x.s / 1000) + (x.c !== null ? ', completed ' + secs(x.c / 1000) : ', never completed') + '\n' + x.mops);
+      svg.appendChild(bar);
+      const text = x.mops.length * 6.2 < X(end) - X(x.s) - 6 ? x.mops : '';
+      if (text) svg.appendChild(sv('text', { x: X(x.s) + 4, y: y + 15, class: 'bar-label' }, text));
+    });
+    const axisY = top + rowH * nodes.length + 4;
+    svg.appendChild(sv('line', { x1: labelW, x2: W - 10, y1: axisY, y2: axisY, stroke: '#999' }));
+    svg.appendChild(sv('text', { x: labelW, y: axisY + 14, class: 'tick' }, secs(lo / 1000)));
+    svg.appendChild(sv('text', { x: W - 10, y: axisY + 14, class: 'tick', 'text-anchor': 'end' }, secs(hi / 1000)));
+    return svg;
+  }
+
   // ---- links to a linearizability failure (the "jump to the first failure" one too) also scroll
   // its diagram back to the failing op ----
   function goToFailure(id) {
@@ -1226,7 +1379,7 @@
   }
 
   for (const [name, fn] of [['latency and throughput', renderPerf], ['timeline', renderTimeline],
-    ['linearizability', renderLinear], ['locks', renderLocks], ['counters', renderCounters], ['cluster events', renderCluster],
+    ['linearizability', renderLinear], ['transactions', renderElle], ['locks', renderLocks], ['counters', renderCounters], ['cluster events', renderCluster],
     ['failure links', followFailureLinks]]) {
     try { fn(); } catch (e) { fail(name, e); }
   }
