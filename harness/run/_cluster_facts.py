@@ -113,22 +113,38 @@ def hashkv(cluster: Cluster, node: Node, revision: int, timeout: float) -> tuple
     except EtcdError as e:
         if e.status != 404:
             return {"error": str(e)}, "gateway"
-    # No HashKV in this version's gateway: the node's own etcdctl, on its own client port.
+    # No HashKV in this version's gateway: the node's own etcdctl, on its own client port. The query is
+    # read-only, so asking again is safe; under load `docker exec` has come back with empty output.
     argv = ["etcdctl", "--endpoints=http://127.0.0.1:2379", f"--command-timeout={max(1, int(timeout))}s",
             "endpoint", "hashkv", f"--rev={revision}", "-w", "json"]
+    answer: dict[str, Any] = {}
+    for attempt in range(ETCDCTL_ATTEMPTS):
+        if attempt:
+            time.sleep(0.5)
+        answer = _etcdctl_hashkv(cluster, node, argv)
+        if "error" not in answer:
+            break
+    return answer, "etcdctl"
+
+
+#: How often a read-only ``etcdctl endpoint hashkv`` is asked before its error is the answer.
+ETCDCTL_ATTEMPTS = 3
+
+
+def _etcdctl_hashkv(cluster: Cluster, node: Node, argv: list[str]) -> dict[str, Any]:
     try:
         code, text = cluster.exec(node, argv, check=False)
     except Exception as e:
-        return {"error": f"etcdctl endpoint hashkv: {type(e).__name__}: {e}"}, "etcdctl"
+        return {"error": f"etcdctl endpoint hashkv: {type(e).__name__}: {e}"}
     if code != 0:
-        return {"error": f"etcdctl endpoint hashkv exited {code}: {text.strip()[:300]}"}, "etcdctl"
+        return {"error": f"etcdctl endpoint hashkv exited {code}: {text.strip()[:300]}"}
+    # The JSON array is one line; etcdctl's own log lines (zap JSON objects) may surround it.
+    line = next((ln for ln in text.splitlines() if ln.lstrip().startswith("[")), "")
     try:
-        answer = json.loads(text)[0]["HashKV"]
-        return {"hash": _int(answer.get("hash")), "compact_revision": _int(answer.get("compact_revision"))}, \
-            "etcdctl"
+        answer = json.loads(line)[0]["HashKV"]
+        return {"hash": _int(answer.get("hash")), "compact_revision": _int(answer.get("compact_revision"))}
     except (ValueError, LookupError, TypeError, AttributeError) as e:
-        return {"error": f"etcdctl endpoint hashkv printed what is not its JSON ({e}): {text.strip()[:300]}"}, \
-            "etcdctl"
+        return {"error": f"etcdctl endpoint hashkv printed what is not its JSON ({e}): {text.strip()[:300]!r}"}
 
 
 def alarms(cluster: Cluster, node: Node, names: dict[str, str],

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.core import SUITE, InputError, TestSpec, new_stamped_dir
 from harness.report import write_index
+from harness.run._bugs import format_bug_summary, judge_bug_groups
 from harness.run._outcome import EntryResult, Status, SuiteOutcome
 from harness.run._outputs import format_summary, write_outputs
 from harness.run._plan import EXPECTS, Expect, Plan, PlanEntry
@@ -174,7 +175,8 @@ def _plan_entry(item: dict[str, Any], path: Path) -> PlanEntry:
     try:
         expect: Expect = item["expect"] if item["expect"] in EXPECTS else "valid"
         return PlanEntry(name=str(item["name"]), spec=TestSpec.from_json(item["spec"]), expect=expect,
-                         line=int(item["line"]), seed_given=bool(item.get("seed_given", True)))
+                         line=int(item["line"]), seed_given=bool(item.get("seed_given", True)),
+                         bug=tuple(dict(b) for b in item.get("bug") or ()))
     except (KeyError, TypeError, ValueError) as e:
         raise ShardMismatch(path, None, f"a plan entry cannot be read ({type(e).__name__}: {e})") from None
 
@@ -247,6 +249,8 @@ def merge_shards(folders: list[Path], results_root: Path) -> tuple[SuiteOutcome,
         else:
             ordered.append(EntryResult(entry=e, status="error",
                                        message=f"not in the results of shard {assigned.get(e.name)}/{count}"))
+    # A bug's seeds may have run in different shards, which judged them one by one: judge the groups here.
+    ordered = judge_bug_groups(ordered)
     outcome = SuiteOutcome(plan=plan, suite_dir=out, results=ordered,
                            interrupted=any(bool(s.data.get("interrupted")) for s in shards),
                            started_at=min(str(s.data.get("started_at") or "") for s in shards),
@@ -271,6 +275,8 @@ def merge_command(args: argparse.Namespace) -> int:
         print(f"etcd-harness merge: shard {label} is missing: its {n} entries are counted as errors (not run)",
               file=sys.stderr)
     print(format_summary(outcome))
+    if bugs := format_bug_summary(outcome):
+        print(bugs)
     print(f"merged {len(outcome.results)} entries; slowest shard {format_seconds(outcome.duration_s)}; "
           f"index: {results_root / 'index.html'}")
     return outcome.exit_code

@@ -146,7 +146,7 @@ def write_outputs(outcome: SuiteOutcome, *, full_plan: Plan | None = None, shard
                      "spec": r.entry.spec.to_json()}
                     for r in outcome.results],
         "plan_entries": [{"index": i, "name": e.name, "line": e.line, "expect": e.expect,
-                          "seed_given": e.seed_given, "shard": shard_of.get(e.name),
+                          "seed_given": e.seed_given, "bug": list(e.bug), "shard": shard_of.get(e.name),
                           "expected_s": round(expected_s(e.spec), 1), "spec": e.spec.to_json()}
                          for i, e in enumerate(full_plan.entries)],
     }

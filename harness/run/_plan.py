@@ -179,7 +179,7 @@ class Plan:
             spec.pop("results_dir", None)
             if not e.seed_given:
                 spec["seed"] = None
-            entries.append({"name": e.name, "expect": e.expect, "spec": spec})
+            entries.append({"name": e.name, "expect": e.expect, "spec": spec, "bug": list(e.bug)})
         text = json.dumps({"plan": self.name, "entries": entries}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -131,7 +131,8 @@ def run_plan(plan: Plan, results_root: str | Path = "results", *, stream: TextIO
                 entry=e, status="skipped",
                 message="not run: the suite was interrupted" if outcome.interrupted else "not run")
                 for i, e in enumerate(sub.entries)]
-            outcome.results = judge_bug_groups(outcome.results)  # `bug: ... expect: reproduced`, over all seeds
+            if mine.count == 1:  # a shard holds only some seeds of a bug's group: `merge` judges the group
+                outcome.results = judge_bug_groups(outcome.results)  # `bug: ... expect: reproduced`, all seeds
             outcome.duration_s = time.monotonic() - t0
             write_outputs(outcome, full_plan=plan, shards=shards, shard_index=mine.index)
             progress.print(format_summary(outcome))

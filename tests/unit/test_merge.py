@@ -159,3 +159,38 @@ def test_the_shard_record_rebuilds_the_same_plan(tmp_path: Path) -> None:
     assert main(["merge", str(d), "--results-dir", str(tmp_path / "results")]) == EXIT_VALID
     merged = json.loads((merged_dir(tmp_path / "results") / "suite.json").read_text())
     assert merged["plan_fingerprint"] == plan.fingerprint()
+
+
+BUG_PLAN = """
+name: small
+tests:
+  - name: b15247
+    bug: {issue: 15247, evidence: invalid, expect: reproduced}
+    seed: [1, 2, 3, 4]
+    expect: any
+"""
+
+
+def _bug_entry_names(tmp_path: Path) -> list[str]:
+    return [e.spec.test_name for e in parse_plan(BUG_PLAN, tmp_path / "small.yaml", suite_seed=7).entries]
+
+
+def test_a_bug_reproduced_in_one_shard_is_judged_over_all_shards(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Each shard holds two of the bug's four seeds; only one seed reproduces it. The shard without it must
+    not fail its entries (it cannot see the other seeds), and the merge says reproduced in 1 of 4."""
+    names = _bug_entry_names(tmp_path)
+    dirs = run_shards(tmp_path, 2, text=BUG_PLAN, verdicts={names[2]: False})
+    assert [json.loads((d / "suite.json").read_text())["exit_code"] for d in dirs] == [EXIT_VALID, EXIT_VALID]
+    capsys.readouterr()
+    assert main(["merge", *map(str, dirs), "--results-dir", str(tmp_path / "results")]) == EXIT_VALID
+    assert "etcd 15247 on etcd-harness/etcd:3.5.16: reproduced in 1 of 4 seed(s)" in capsys.readouterr().out
+
+
+def test_a_bug_reproduced_in_no_shard_fails_the_merged_suite(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    dirs = run_shards(tmp_path, 2, text=BUG_PLAN, verdicts={})
+    assert main(["merge", *map(str, dirs), "--results-dir", str(tmp_path / "results")]) == EXIT_INVALID
+    out = capsys.readouterr().out
+    assert "not reproduced in 0 of 4 seed(s)" in out
+    assert cases(merged_dir(tmp_path / "results") / "junit.xml") == [(n, "failure") for n in _bug_entry_names(tmp_path)]
