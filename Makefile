@@ -38,7 +38,7 @@ test-partition: venv image
 	$(BIN)/etcd-harness suite suites/ci.yaml
 
 test: venv images
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=25 $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -162,13 +162,18 @@ def test_loss_applies_and_heals(cluster: DockerCluster) -> None:
     assert leftovers(cluster) == []
 
 
-def test_fifty_random_ops_then_heal_leave_nothing(cluster: DockerCluster) -> None:
+RANDOM_OPS = 30
+
+
+def test_random_ops_then_heal_leave_nothing(cluster: DockerCluster) -> None:
+    """Thirty seeded starts and stops of every family (overlapping), then heal: nothing left behind.
+    (Thirty, not fifty: every family still starts several times, in a third less of `make test`.)"""
     faults = [Partition(), Pause(), Latency(), Loss(), Kill(rejoin_timeout=5)]
     package = NemesisPackage(faults, interval=0.0)
     rng = random.Random(50)
     applied = errors = 0
     for n, planned in enumerate(package.schedule(rng)):
-        if n == 50:
+        if n == RANDOM_OPS:
             break
         fault = planned.fault
         try:
@@ -189,4 +194,4 @@ def test_fifty_random_ops_then_heal_leave_nothing(cluster: DockerCluster) -> Non
     assert leftovers(cluster) == []
     assert all(cluster.container_status(n) == "running" for n in cluster.nodes)
     cluster.wait_healthy(45)
-    assert applied >= 25, f"only {applied} of 50 ops applied ({errors} not applied)"
+    assert applied >= RANDOM_OPS // 2, f"only {applied} of {RANDOM_OPS} ops applied ({errors} not applied)"

@@ -30,7 +30,7 @@ RECORDED = {
 
 
 def run(tmp_path: Path, workload: str, **kw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    spec = TestSpec(workload=workload, nodes=3, time_limit=8, concurrency=6, seed=3, nemesis=(),
+    spec = TestSpec(workload=workload, nodes=3, time_limit=5, concurrency=6, seed=3, nemesis=(),
                     results_dir=str(tmp_path), **kw)
     outcome = run_test(spec)
     ops = [json.loads(line) for line in (outcome.run_dir / "history.jsonl").read_text().splitlines()]

@@ -103,9 +103,13 @@ def test_two_shards_merge_into_one_junit(tmp_path: Path) -> None:
     plan.write_text(SMALL)
     results = tmp_path / "results"
     shard_dirs = []
-    for k in (1, 2):
-        proc = run_cli("suite", str(plan), "--shard", f"{k}/2", "--seed", SEED, "--results-dir", str(results))
-        assert proc.returncode == EXIT_VALID, proc.stdout + proc.stderr
+    # Side by side, as two CI runners would run them (and in half the time).
+    shards = [subprocess.Popen([*CLI, "suite", str(plan), "--shard", f"{k}/2", "--seed", SEED,
+                                "--results-dir", str(results)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True) for k in (1, 2)]
+    outputs = [shard.communicate(timeout=600)[0] for shard in shards]
+    for k, shard, output in zip((1, 2), shards, outputs, strict=True):
+        assert shard.returncode == EXIT_VALID, output
         [shard_dir] = (results / f"small-shard-{k}-of-2").iterdir()
         shard_dirs.append(shard_dir)
         assert json.loads((shard_dir / "suite.json").read_text())["shard"]["index"] == k

@@ -42,7 +42,10 @@ def test_lock_is_valid_without_faults(tmp_path: Path, workload: str) -> None:
     assert results["valid"] is True, {k: c["reason"] for k, c in checkers.items()}
     assert checkers["mutex"]["hold_count"] >= 5
     assert checkers["mutex"]["violations"] == []
-    assert set(checkers) == {"mutex", "linear"}
+    # The workload's own checkers, the end-of-run cluster checks, and revisions where the client is v3.
+    cluster_checks = {"hashkv", "logs", "alarms"}
+    expected = {"mutex", "linear", *cluster_checks} | ({"revisions"} if workload == "lock" else set())
+    assert set(checkers) == expected
     acquired = [op for op in history(tmp_path) if op["f"] == "acquire" and op["type"] == "ok"]
     for op in acquired:
         if workload == "lock-v2":  # the v2 recipe records every X-Etcd-Index and its instance id
