@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,19 +280,24 @@ def read_node_logs(run_dir: Path) -> dict[str, str]:
 # -- the checkers -----------------------------------------------------------------------------
 
 
+def _judge_saved_facts(ctx: CheckContext, judge: Callable[[Mapping[str, Any]], Result]) -> Result:
+    """``judge`` of the run's saved cluster facts; ``unknown`` when there are none to read."""
+    try:
+        facts = load_facts(ctx.out_dir)
+    except (OSError, ValueError) as e:
+        return Result(UNKNOWN, f"{CLUSTER_FACTS} cannot be read: {e}")
+    if facts is None:
+        return Result(UNKNOWN, f"the run saved no {CLUSTER_FACTS}")
+    return judge(facts)
+
+
 class HashKVChecker:
     """``hashkv``: the members hold the same keys at one revision (:func:`judge_hashkv`)."""
 
     name = "hashkv"
 
     def check(self, history: History, ctx: CheckContext) -> Result:
-        try:
-            facts = load_facts(ctx.out_dir)
-        except (OSError, ValueError) as e:
-            return Result(UNKNOWN, f"{CLUSTER_FACTS} cannot be read: {e}")
-        if facts is None:
-            return Result(UNKNOWN, f"the run saved no {CLUSTER_FACTS}")
-        return judge_hashkv(facts)
+        return _judge_saved_facts(ctx, judge_hashkv)
 
 
 class AlarmChecker:
@@ -301,13 +306,7 @@ class AlarmChecker:
     name = "alarms"
 
     def check(self, history: History, ctx: CheckContext) -> Result:
-        try:
-            facts = load_facts(ctx.out_dir)
-        except (OSError, ValueError) as e:
-            return Result(UNKNOWN, f"{CLUSTER_FACTS} cannot be read: {e}")
-        if facts is None:
-            return Result(UNKNOWN, f"the run saved no {CLUSTER_FACTS}")
-        return judge_alarms(facts)
+        return _judge_saved_facts(ctx, judge_alarms)
 
 
 class LogChecker:
