@@ -125,19 +125,8 @@ def check_command(
                 pos, problem = bad[0]
                 raise HistoryFormatError(path, lines[pos] if pos < len(lines) else None, problem)
             _check_header(path, history, model)
-        except HistoryFormatError as e:
-            verdicts.append("input")
-            print(f"{path}: input error: {e.detail}" + (f" (line {e.line})" if e.line else ""), file=err)
-            if as_json:
-                _json_line(out, {"file": path, "valid": None, "error": str(e)})
-            continue
-        except LimitReached as e:
-            verdicts.append("unknown")
-            elapsed = time.perf_counter() - started
-            if as_json:
-                _json_line(out, {"file": path, "time_s": round(elapsed, 6), "valid": "unknown", "reason": str(e)})
-            else:
-                print(f"{path}: unknown in {elapsed:.3f} s: {e}", file=out)
+        except (HistoryFormatError, LimitReached) as e:
+            verdicts.append(_report_unreadable(path, e, time.perf_counter() - started, as_json))
             continue
         del lines
         skipped = history.meta.get("skipped")
@@ -162,13 +151,7 @@ def check_command(
             for failure in result.details.get("failures", []):
                 print_failure(failure, out)
     out.flush()
-    if "invalid" in verdicts:
-        return EXIT_INVALID
-    if "input" in verdicts:
-        return EXIT_INPUT
-    if "unknown" in verdicts:
-        return EXIT_UNKNOWN
-    return EXIT_VALID
+    return _exit_code(verdicts)
 
 
 def _check_transactions(paths: list[str], checker: Checker, fmt: str, time_limit: float, memory_limit_mb: int,
@@ -181,19 +164,8 @@ def _check_transactions(paths: list[str], checker: Checker, fmt: str, time_limit
         ctx = CheckContext(time_limit=time_limit, memory_limit=memory_limit_mb * 2**20, started=time.monotonic())
         try:
             history, lines = read_history_lines(path, fmt, lenient=lenient, progress=_limits(ctx))
-        except HistoryFormatError as e:
-            verdicts.append("input")
-            print(f"{path}: input error: {e.detail}" + (f" (line {e.line})" if e.line else ""), file=err)
-            if as_json:
-                _json_line(out, {"file": path, "valid": None, "error": str(e)})
-            continue
-        except LimitReached as e:
-            verdicts.append("unknown")
-            elapsed = time.perf_counter() - started
-            if as_json:
-                _json_line(out, {"file": path, "time_s": round(elapsed, 6), "valid": "unknown", "reason": str(e)})
-            else:
-                print(f"{path}: unknown in {elapsed:.3f} s: {e}", file=out)
+        except (HistoryFormatError, LimitReached) as e:
+            verdicts.append(_report_unreadable(path, e, time.perf_counter() - started, as_json))
             continue
         skipped = history.meta.get("skipped")
         if skipped:
@@ -218,6 +190,27 @@ def _check_transactions(paths: list[str], checker: Checker, fmt: str, time_limit
               file=out)
         print_anomalies(details, out)
     out.flush()
+    return _exit_code(verdicts)
+
+
+
+def _report_unreadable(path: str, e: HistoryFormatError | LimitReached, elapsed: float, as_json: bool) -> str:
+    """Say why ``path`` has no verdict (bad input, or a limit reached while reading); its verdict word."""
+    out, err = sys.stdout, sys.stderr
+    if isinstance(e, HistoryFormatError):
+        print(f"{path}: input error: {e.detail}" + (f" (line {e.line})" if e.line else ""), file=err)
+        if as_json:
+            _json_line(out, {"file": path, "valid": None, "error": str(e)})
+        return "input"
+    if as_json:
+        _json_line(out, {"file": path, "time_s": round(elapsed, 6), "valid": "unknown", "reason": str(e)})
+    else:
+        print(f"{path}: unknown in {elapsed:.3f} s: {e}", file=out)
+    return "unknown"
+
+
+def _exit_code(verdicts: list[str]) -> int:
+    """One exit code for all files: invalid ranks above bad input, bad input above unknown."""
     if "invalid" in verdicts:
         return EXIT_INVALID
     if "input" in verdicts:
