@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from harness.core import Op
-from harness.etcd import EtcdClient, EtcdError, b64, unb64
+from harness.etcd import EtcdClient, EtcdError, b64, header_revision, op_put, unb64
 from workloads._base import Invocation, Option, complete_fail, complete_ok, complete_with_error
 
 WriteF = Literal["append", "w"]
@@ -128,16 +128,8 @@ def request_range(key: str, *, serializable: bool = False) -> dict[str, Any]:
     return {"request_range": body}
 
 
-def request_put(key: str, value: str) -> dict[str, Any]:
-    return {"request_put": {"key": b64(key), "value": b64(value)}}
-
-
 def compare_mod_revision(key: str, result: Literal["EQUAL", "LESS"], revision: int) -> dict[str, Any]:
     return {"key": b64(key), "target": "MOD", "result": result, "mod_revision": str(revision)}
-
-
-def header_revision(response: dict[str, Any]) -> int:
-    return int(response.get("header", {}).get("revision", 0))
 
 
 def range_results(response: dict[str, Any], expected: int) -> list[tuple[str | None, int]]:
@@ -238,7 +230,7 @@ class AppendClient:
         for f, k, v in txn:
             if f == "append":
                 lists[k] = [*lists[k], v]
-                requests.append(request_put(self.key(k), json.dumps(lists[k], separators=(",", ":"))))
+                requests.append(op_put(self.key(k), json.dumps(lists[k], separators=(",", ":"))))
             else:
                 requests.append(request_range(self.key(k)))
         try:
@@ -281,7 +273,7 @@ class WrClient:
         if op.f != "txn":
             raise ValueError(f"wr: unknown op {op.f!r}")
         txn: list[MicroOp] = op.value
-        requests = [request_put(f"{self.prefix}{k}", str(v)) if f == "w" else request_range(f"{self.prefix}{k}")
+        requests = [op_put(f"{self.prefix}{k}", str(v)) if f == "w" else request_range(f"{self.prefix}{k}")
                     for f, k, v in txn]
         try:
             out = self.etcd.post("/v3/kv/txn", {"success": requests})
