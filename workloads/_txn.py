@@ -32,11 +32,22 @@ import json
 import random
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.core import Op
 from harness.etcd import EtcdClient, EtcdError, b64, header_revision, op_put, unb64
-from workloads._base import Invocation, Option, complete_fail, complete_ok, complete_with_error
+from workloads._base import (
+    Invocation,
+    Option,
+    ProcessScript,
+    Workload,
+    complete_fail,
+    complete_ok,
+    complete_with_error,
+)
+
+if TYPE_CHECKING:
+    from harness.core import TestSpec
 
 WriteF = Literal["append", "w"]
 MicroOp = list[Any]
@@ -119,6 +130,29 @@ def final_read_invocations(keys: Sequence[int]) -> list[Invocation]:
 
 
 # -- etcd requests and answers -----------------------------------------------------------------
+
+
+class TxnWorkload(Workload):
+    """What ``append`` and ``wr`` share: the ``consistency_model`` option, a :class:`TxnGenerator` of
+    ``write_f`` micro-ops, a script of endless transactions and final reads of every key used.
+    Subclasses declare their options (with :func:`shared_options`), clients and checker."""
+
+    write_f: WriteF
+
+    def __init__(self, spec: TestSpec) -> None:
+        super().__init__(spec)
+        self.consistency_model = str(self.option("consistency_model"))
+        self.generator = TxnGenerator(self.write_f, key_count=int(self.option("key_count")),
+                                      max_writes_per_key=int(self.option("max_writes_per_key")),
+                                      max_txn_length=int(self.option("max_txn_length")),
+                                      read_fraction=float(self.option("read_fraction")))
+
+    def script(self, process: int, rng: random.Random) -> ProcessScript:
+        while True:
+            yield Invocation("txn", self.generator.next_txn(rng))
+
+    def final_invocations(self) -> list[Invocation]:
+        return final_read_invocations(self.generator.used_keys())
 
 
 def request_range(key: str, *, serializable: bool = False) -> dict[str, Any]:

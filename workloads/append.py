@@ -24,12 +24,11 @@ transactions on a partitioned member return stale lists (a real-time anomaly).
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 from checkers import CONSISTENCY_MODELS, ListAppendChecker
-from workloads._base import Client, Invocation, Option, ProcessScript, Workload, WorkloadContext
-from workloads._txn import AppendClient, TxnGenerator, final_read_invocations, shared_options
+from workloads._base import Client, Option, WorkloadContext
+from workloads._txn import AppendClient, TxnWorkload, shared_options
 
 if TYPE_CHECKING:
     from checkers import Checker
@@ -39,7 +38,8 @@ if TYPE_CHECKING:
 PREFIX = "/append/"
 
 
-class AppendWorkload(Workload):
+class AppendWorkload(TxnWorkload):
+    write_f = "append"
     name = "append"
     options = (
         Option("guard", "bool", "guard the write txn on the mod_revision of each key read; false loses appends "
@@ -56,23 +56,11 @@ class AppendWorkload(Workload):
         super().__init__(spec)
         self.guard = bool(self.option("guard"))
         self.serializable_read_phase = self.option("read_phase") == "serializable"
-        self.consistency_model = str(self.option("consistency_model"))
-        self.generator = TxnGenerator("append", key_count=int(self.option("key_count")),
-                                      max_writes_per_key=int(self.option("max_writes_per_key")),
-                                      max_txn_length=int(self.option("max_txn_length")),
-                                      read_fraction=float(self.option("read_fraction")))
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         etcd = ctx.cluster.client(node, request_timeout=self.spec.request_timeout)
         return AppendClient(etcd, prefix=PREFIX, guard=self.guard,
                             serializable_read_phase=self.serializable_read_phase)
-
-    def script(self, process: int, rng: random.Random) -> ProcessScript:
-        while True:
-            yield Invocation("txn", self.generator.next_txn(rng))
-
-    def final_invocations(self) -> list[Invocation]:
-        return final_read_invocations(self.generator.used_keys())
 
     def checkers(self) -> dict[str, Checker]:
         return {"elle": ListAppendChecker(consistency_model=self.consistency_model)}

@@ -18,22 +18,21 @@ versions. Final reads after the heal look at every key once more.
 
 from __future__ import annotations
 
-import random
 from typing import TYPE_CHECKING
 
 from checkers import CONSISTENCY_MODELS, RwRegisterChecker
-from workloads._base import Client, Invocation, Option, ProcessScript, Workload, WorkloadContext
-from workloads._txn import TxnGenerator, WrClient, final_read_invocations, shared_options
+from workloads._base import Client, Option, WorkloadContext
+from workloads._txn import TxnWorkload, WrClient, shared_options
 
 if TYPE_CHECKING:
     from checkers import Checker
-    from harness.core import TestSpec
     from harness.etcd import Node
 
 PREFIX = "/wr/"
 
 
-class WrWorkload(Workload):
+class WrWorkload(TxnWorkload):
+    write_f = "w"
     name = "wr"
     options = (
         Option("consistency_model", "str", "the model the history is checked against",
@@ -41,23 +40,8 @@ class WrWorkload(Workload):
         *shared_options(default_key_count=3),
     )
 
-    def __init__(self, spec: TestSpec) -> None:
-        super().__init__(spec)
-        self.consistency_model = str(self.option("consistency_model"))
-        self.generator = TxnGenerator("w", key_count=int(self.option("key_count")),
-                                      max_writes_per_key=int(self.option("max_writes_per_key")),
-                                      max_txn_length=int(self.option("max_txn_length")),
-                                      read_fraction=float(self.option("read_fraction")))
-
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         return WrClient(ctx.cluster.client(node, request_timeout=self.spec.request_timeout), prefix=PREFIX)
-
-    def script(self, process: int, rng: random.Random) -> ProcessScript:
-        while True:
-            yield Invocation("txn", self.generator.next_txn(rng))
-
-    def final_invocations(self) -> list[Invocation]:
-        return final_read_invocations(self.generator.used_keys())
 
     def checkers(self) -> dict[str, Checker]:
         return {"elle": RwRegisterChecker(consistency_model=self.consistency_model)}
