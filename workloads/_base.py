@@ -169,6 +169,14 @@ class Workload(ABC):
         """The value of option ``name``: as given, else its declared default."""
         return read_option(self.options, self.spec, name)
 
+    def check_options(self) -> None:
+        """UsageError naming the first declared option whose value is out of bounds (for workloads built
+        from a spec that did not pass the CLI's validation, e.g. in tests and replays)."""
+        for option in self.options:
+            why = option.problem(self.option(option.name), self.name)
+            if why:
+                raise UsageError(why)
+
     def setup(self, ctx: WorkloadContext) -> None:  # noqa: B027 - optional hook
         """Prepare state before any process starts (e.g. create keys). Default: nothing."""
 

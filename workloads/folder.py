@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 PREFIX = "/folder/"
 KEYS = 4
 VALUES = 4
+#: Of the writes, the share that are puts (the rest delete): 0.35 of 0.55 at the default read_fraction.
+PUT_SHARE = 7 / 11
 
 
 def folder_path(folder: Any) -> str:
@@ -95,12 +97,16 @@ class FolderWorkload(Workload):
     options = (
         Option("stale_reads", "bool", "serializable folder reads, which may return an old snapshot (a canary)",
                default=False),
+        Option("read_fraction", "number", "the share of ops that are reads (the rest: 7 puts to 4 deletes)",
+               default=0.45, minimum=0, maximum=1),
     )
 
     def __init__(self, spec: Any) -> None:
         super().__init__(spec)
         self.folders = KeyRotation(max(1, spec.concurrency // 5), spec.ops_per_key)
         self.stale_reads = bool(self.option("stale_reads"))
+        self.read_fraction = float(self.option("read_fraction"))
+        self.check_options()
 
     def open_client(self, ctx: WorkloadContext, node: Node, process: int) -> Client:
         return FolderClient(ctx.cluster.client(node, request_timeout=self.spec.request_timeout), self.stale_reads)
@@ -110,9 +116,9 @@ class FolderWorkload(Workload):
             folder = self.folders.pick(rng)
             r = rng.random()
             key = f"k{rng.randrange(KEYS)}"
-            if r < 0.45:
+            if r < self.read_fraction:
                 yield Invocation("read", None, folder)
-            elif r < 0.8:
+            elif r < self.read_fraction + (1 - self.read_fraction) * PUT_SHARE:
                 yield Invocation("put", [key, rng.randrange(VALUES)], folder)
             else:
                 yield Invocation("delete", key, folder)

@@ -93,10 +93,7 @@ class IndexWorkload(Workload):
         super().__init__(spec)
         self.quorum = bool(self.option("quorum"))
         self.read_fraction = self.option("read_fraction")
-        for option in self.options:
-            why = option.problem(self.option(option.name), self.name)
-            if why:
-                raise UsageError(why)
+        self.check_options()
 
     def setup(self, ctx: WorkloadContext) -> None:
         if not ctx.cluster.v2_enabled:

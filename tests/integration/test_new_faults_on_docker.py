@@ -93,6 +93,24 @@ def test_member_grow_to_five_and_back(cluster: DockerCluster) -> None:
     assert {m.name for m in cluster.members()} == {"n1", "n2", "n3"}
 
 
+def test_member_shrink_from_five_to_three_and_back(cluster: DockerCluster) -> None:
+    grow, shrink = MemberChange(actions=("grow",)), MemberChange(actions=("shrink",))
+    assert grow.start(cluster, random.Random(3))["verified"]
+    try:
+        value = shrink.start(cluster, random.Random(5))
+        removed = value["nodes"]
+        assert value["verified"] and len(removed) == 2 and len(value["members_before"]) == 5
+        assert set(value["members_after"]) == set(value["members_before"]) - set(removed)
+        assert {m.name for m in cluster.members()} == set(value["members_after"]) and cluster.leader() is not None
+        undo = shrink.stop(cluster)
+        assert undo["verified"] and len(undo["members_after"]) == 5
+        for name in removed:  # added back fresh: a new member id under the same name
+            assert undo["members_after"][name] != value["members_before"][name]
+    finally:
+        grow.stop(cluster)
+    assert {m.name for m in cluster.members()} == {"n1", "n2", "n3"}
+
+
 @pytest.mark.parametrize("mode", ["truncate-wal", "flip-wal"])
 def test_file_damage_is_refused_or_recovered(cluster: DockerCluster, mode: str) -> None:
     fault = FileCorruption(modes=(mode,))
