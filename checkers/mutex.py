@@ -37,6 +37,13 @@ keepalive was sent a TTL or more before it), that grant is the defect, and the
 explanation says so instead: the lock service told a client it held a lock whose
 key its expired lease had deleted (seen when a waiter's node resumes from a pause).
 
+When the run's node logs are at hand (``ctx.out_dir``), a violation under two live
+leases is also matched against the revocations the logs show
+(:mod:`checkers.node_events`): if, at its grant, a member that no longer led had its
+lessor revoke leases that the cluster then applied, the violation names that member,
+the term it last led and the term and leader of the moment (``stale_revoke``), which
+is etcd 15247's mechanism seen in the logs rather than inferred from the timing.
+
 A *lost lock* is a hold its holder lost: its release failed (the lock workloads
 stop the keepalives whatever the release's outcome, so a lock whose release failed
 expires with its lease or TTL), or the release says the lease was lost while held
@@ -53,7 +60,10 @@ would keep the lock held forever.
                      "overlap_start", "overlap_end", "ttl_s",
                      "lease": {"last_ack_sent_time", "acked", "failed", "acked_by", "expired": bool}|null,
                      "grantee_lease_expired": bool|null,
+                     "stale_revoke": {"node", "start_time", "end_time", "errors", "last_led_term", "term",
+                                      "leader", "applied_by", "stale", "committed"},   # only when found
                      "explanation": str}],
+     "stale_revokes": [...],   # every committed revocation batch by a member that no longer led
      "violation_count": n,
      "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
      "possible_holds": n,   # info acquires
@@ -68,9 +78,11 @@ from __future__ import annotations
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
+from checkers.node_events import RevokeBatch, load_run_events, revoke_batches
 from harness.core import History, Op, OpType
 
 #: Violations explained in the details; every one is still counted.
@@ -79,6 +91,11 @@ MAX_VIOLATIONS = 50
 MAX_HOLDS = 5000
 #: Lost locks listed in the details; the count is exact.
 MAX_LOST = 200
+#: A grant this long before a stale revocation batch's first logged failure, or this long after its
+#: last, is blamed on it: the failures are logged as the batch is applied, the grant follows the revocation
+#: of the holder's key, and the completion we record follows the grant; log lines have ms resolution.
+STALE_REVOKE_BEFORE_NS = 500_000_000
+STALE_REVOKE_AFTER_NS = 2_000_000_000
 
 
 @dataclass(slots=True)
@@ -221,8 +238,12 @@ class MutexChecker:
                     violations.append(_violation(other, hold, ttl))
             live.append(hold)
             active[hold.key] = live
+        stale = _stale_revokes(ctx.out_dir) if violations else []
+        for violation in violations:
+            _blame_stale_revoke(violation, stale)
         details: dict[str, Any] = {
             "violations": violations,
+            "stale_revokes": [batch.to_json() for batch in stale],
             "violation_count": count,
             "holds": [h.to_json() for h in holds[:MAX_HOLDS]],
             "hold_count": len(holds),
@@ -312,6 +333,30 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
         "grantee_lease_expired": None if grantee_expired is None else bool(grantee_expired),
         "explanation": explanation,
     }
+
+
+def _stale_revokes(run_dir: Path | None) -> list[RevokeBatch]:
+    """The run's committed lessor revocations by members that no longer led (from the node logs)."""
+    try:
+        events = load_run_events(run_dir)
+    except OSError:
+        return []
+    return [b for b in revoke_batches(events) if b.stale and b.committed] if events is not None else []
+
+
+def _blame_stale_revoke(violation: dict[str, Any], stale: list[RevokeBatch]) -> None:
+    """Name the stale revocation batch at a violation's grant, when both leases were alive then: etcd 15247's
+    mechanism, seen in the logs rather than inferred (``violation["stale_revoke"]``)."""
+    lease = violation["lease"]
+    if lease is None or lease.get("expired") or violation["grantee_lease_expired"] is not False:
+        return
+    grant = violation["overlap_start"]
+    for batch in stale:
+        if batch.start - STALE_REVOKE_BEFORE_NS <= grant <= batch.end + STALE_REVOKE_AFTER_NS:
+            violation["stale_revoke"] = batch.to_json()
+            violation["explanation"] += (f". At the grant, {batch.describe()}: a member that no longer led "
+                                         "revoked leases the new leader was renewing (etcd 15247)")
+            return
 
 
 def _grantee_lease_expired(second: Hold, ttl: Any) -> str | None:

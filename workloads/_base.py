@@ -25,7 +25,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from harness.core import Op, OpType
+from harness.core import Op, OpType, UsageError
 from harness.etcd import EtcdError, classify
 
 if TYPE_CHECKING:

@@ -72,6 +72,18 @@ def _mutex_grantee_expired(results: Mapping[str, Any]) -> Evidence:
     return Evidence(False)
 
 
+def _mutex_stale_revoke(results: Mapping[str, Any]) -> Evidence:
+    """A mutual-exclusion violation under two live leases at whose grant a member that no longer led had
+    its lessor revoke leases, as its log and the others' show (etcd 15247's mechanism, seen rather than
+    inferred: ``checkers.node_events``)."""
+    mutex = results.get("checkers", {}).get("mutex")
+    violations = mutex.get("violations") if isinstance(mutex, dict) else None
+    for v in violations if isinstance(violations, list) else []:
+        if isinstance(v, dict) and isinstance(v.get("stale_revoke"), dict):
+            return Evidence(True, v.get("overlap_start", 0) / 1e9, str(v.get("explanation", "")))
+    return Evidence(False)
+
+
 def _checker_invalid(name: str) -> Callable[[Mapping[str, Any]], Evidence]:
     def evidence(results: Mapping[str, Any]) -> Evidence:
         checker = results.get("checkers", {}).get(name)
@@ -103,6 +115,7 @@ def _run_invalid(results: Mapping[str, Any]) -> Evidence:
 EVIDENCE: dict[str, Callable[[Mapping[str, Any]], Evidence]] = {
     "mutex-lease-alive": _mutex_lease_alive,
     "mutex-grantee-expired": _mutex_grantee_expired,
+    "mutex-stale-revoke": _mutex_stale_revoke,
     "hashkv": _checker_invalid("hashkv"),
     "revisions": _checker_invalid("revisions"),
     "cluster-state": _cluster_state_invalid,

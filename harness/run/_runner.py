@@ -566,8 +566,8 @@ class Run:
                 self.cluster.validate_extra_args()  # --etcd-arg against `etcd --help`, before anything is created
             self.cluster.start()
             timing["cluster_start_s"] = round(self.cluster.started_in_s, 3)
-            self.write_config()
             self.writer.restart_clock()  # time 0 = the cluster is ready
+            self.write_config()
             self.enter_phase("setup")
             self.workload.setup(self.ctx)
             timing["ops_s"] = self.run_workers(with_nemesis=True)
@@ -696,6 +696,8 @@ class Run:
         config.update(command=self.spec.command(), etcd_version=self.cluster.etcd_version,
                       harness_version=harness_version(),
                       started_at=datetime.now(UTC).isoformat(timespec="seconds"), run_id=self.cluster.run_id,
+                      # The wall time of the run clock's 0, to put node log lines on the history's clock.
+                      clock_zero_unix_ns=time.time_ns() - self.writer.now(),
                       nodes_detail=[{"name": n.name, "ip": n.ip} for n in self.cluster.nodes])
         write_json(self.files.config, config)
 

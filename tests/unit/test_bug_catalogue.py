@@ -81,6 +81,14 @@ def test_a_grant_on_the_grantees_expired_lease_is_other_evidence() -> None:
     assert found.found and found.at_s == 4.0
 
 
+def test_stale_revoke_evidence_needs_the_logs_to_name_the_member() -> None:
+    alive = violation(False, 6.0)
+    blamed = {**violation(False, 9.0), "stale_revoke": {"node": "n1", "last_led_term": 6, "term": 7}}
+    assert not EVIDENCE["mutex-stale-revoke"](results(alive)).found  # live leases alone are not enough
+    found = EVIDENCE["mutex-stale-revoke"](results(alive, blamed))
+    assert found.found and found.at_s == 9.0
+
+
 def test_hashkv_evidence_is_its_checker_invalid() -> None:
     bad = {"valid": False, "checkers": {"hashkv": {"valid": False, "reason": "differs"}}, "stats": {"op_phase_s": 31}}
     assert EVIDENCE["hashkv"](bad).found and EVIDENCE["hashkv"](bad).at_s == 31
