@@ -4,13 +4,13 @@ The linearizability checker is :class:`LinearizabilityChecker`; its models are
 in :data:`MODELS` (``checkers._models``), behind the :class:`Model` base class.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from checkers._model import Model
 from checkers._models import MODELS, CasRegisterModel, CounterModel, KVModel, MutexModel, RegisterModel, model_named
 from checkers._result import UNKNOWN, CheckContext, Checker, Result, Validity, merge_validity, run_checkers
 from checkers.linearizable import LinearizabilityChecker
+from harness.core import lazy_getattr
 
 if TYPE_CHECKING:
     from checkers.counter import CounterChecker
@@ -32,13 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'checkers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -21,8 +21,7 @@ Docker and HTTP clients.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.core import (
     NEMESIS,
@@ -40,6 +39,7 @@ from harness.core import (
     PlanError,
     TestSpec,
     UsageError,
+    lazy_getattr,
     op_from_json,
     read_history,
 )
@@ -77,13 +77,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

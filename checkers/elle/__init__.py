@@ -9,22 +9,18 @@ See ``docs/elle.md``. The public names:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from checkers.elle._consistency import CONSISTENCY_MODELS
+from harness.core import lazy_getattr
 
 if TYPE_CHECKING:
     from checkers.elle._checker import ListAppendChecker, RwRegisterChecker
 
 
-def __getattr__(name: str) -> Any:
-    # The checkers load on first use: listing CONSISTENCY_MODELS (the CLI's --help) must not load them.
-    if name not in ("ListAppendChecker", "RwRegisterChecker"):
-        raise AttributeError(f"module 'checkers.elle' has no attribute {name!r}")
-    value = getattr(importlib.import_module("checkers.elle._checker"), name)
-    globals()[name] = value
-    return value
+#: The checkers load on first use: listing CONSISTENCY_MODELS (the CLI's --help) must not load them.
+_LAZY = {"ListAppendChecker": "checkers.elle._checker", "RwRegisterChecker": "checkers.elle._checker"}
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = ["CONSISTENCY_MODELS", "ListAppendChecker", "RwRegisterChecker"]

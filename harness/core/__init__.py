@@ -7,8 +7,7 @@
 * the results store: the run-directory layout and atomic writes.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.core._errors import (
     EXIT_INFRA,
@@ -30,6 +29,7 @@ from harness.core._errors import (
 )
 from harness.core._formats import FORMATS, detect_format, parse_edn, read_history, read_history_lines
 from harness.core._history import NEMESIS, History, HistoryWriter, Op, OpType, Process, op_from_json
+from harness.core._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from harness.core._signals import signals_held
@@ -81,13 +81,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'harness.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
@@ -130,6 +124,7 @@ __all__ = [
     "TestSpec",
     "UsageError",
     "detect_format",
+    "lazy_getattr",
     "new_stamped_dir",
     "op_from_json",
     "parse_edn",

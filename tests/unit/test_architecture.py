@@ -152,11 +152,18 @@ def imports_of(source: Source) -> list[Import]:
     return found
 
 
+def _defines_getattr(node: ast.stmt) -> bool:
+    """``def __getattr__(...)``, or ``__getattr__ = lazy_getattr(...)`` (``harness.core._lazy``)."""
+    if isinstance(node, ast.FunctionDef):
+        return node.name == "__getattr__"
+    return isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__getattr__" for t in node.targets)
+
+
 def lazy_names(source: Source) -> dict[str, str]:
     """For a package that loads names on first use (a module-level PEP 562 ``__getattr__``):
     name -> the module its ``if TYPE_CHECKING:`` block imports it from. Else empty."""
     tree = ast.parse(source.text, filename=source.path)
-    if not any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body):
+    if not any(_defines_getattr(n) for n in tree.body):
         return {}
     return {name: imp.target for imp in imports_of(source) if imp.where == "type-checking" for name in imp.names}
 
