@@ -63,7 +63,7 @@ would keep the lock held forever.
                      "stale_revoke": {"node", "start_time", "end_time", "errors", "last_led_term", "term",
                                       "leader", "applied_by", "stale", "committed"},   # only when found
                      "explanation": str}],
-     "stale_revokes": [...],   # every committed revocation batch by a member that no longer led
+     "stale_revokes": [...],   # every revocation batch proposed by a member that no longer led
      "violation_count": n,
      "holds": [{"key", "process", "acquire_index", "start_time", "end_time"|null, "open_ended": bool}],
      "possible_holds": n,   # info acquires
@@ -336,12 +336,12 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
 
 
 def _stale_revokes(run_dir: Path | None) -> list[RevokeBatch]:
-    """The run's committed lessor revocations by members that no longer led (from the node logs)."""
+    """The run's lessor revocations proposed by members that no longer led (from the node logs)."""
     try:
         events = load_run_events(run_dir)
     except OSError:
         return []
-    return [b for b in revoke_batches(events) if b.stale and b.committed] if events is not None else []
+    return [b for b in revoke_batches(events) if b.stale] if events is not None else []
 
 
 def _blame_stale_revoke(violation: dict[str, Any], stale: list[RevokeBatch]) -> None:
@@ -354,8 +354,9 @@ def _blame_stale_revoke(violation: dict[str, Any], stale: list[RevokeBatch]) -> 
     for batch in stale:
         if batch.start - STALE_REVOKE_BEFORE_NS <= grant <= batch.end + STALE_REVOKE_AFTER_NS:
             violation["stale_revoke"] = batch.to_json()
+            did = "revoked" if batch.committed else "proposed revoking"
             violation["explanation"] += (f". At the grant, {batch.describe()}: a member that no longer led "
-                                         "revoked leases the new leader was renewing (etcd 15247)")
+                                         f"{did} leases the new leader was renewing (etcd 15247)")
             return
 
 

@@ -8,7 +8,9 @@ enough to tell *who* revoked a lease and *whether it still led* when it did:
 - ``"failed to revoke lease"`` (``lease-id``, ``error``): written by the member whose
   *lessor* proposed the revocation of an expired lease, when the proposal failed.
   ``lease not found`` means the revocation was committed and applied, and found the lease
-  already gone; ``request timed out`` means it was not known to commit;
+  already gone (logged as it is applied); ``request timed out`` means the proposer did not
+  hear back within etcd's request timeout (5 s plus two election timeouts: logged that long
+  after the proposal, which may or may not have committed);
 - ``"failed to apply request"`` with ``header:<ID:N > lease_revoke:<id:L>``: written by
   every member that applied a LeaseRevoke that found no lease. etcd makes request IDs
   with the proposing member's low 16 ID bits on top (``idutil.Generator``), so ``N >> 48``
@@ -16,7 +18,7 @@ enough to tell *who* revoked a lease and *whether it still led* when it did:
 - ``"Ignore the lease revoking request because current member isn't a leader"``: etcd
   PR 16822 (3.5.13+), a member that checked its leadership and skipped its revocations.
 
-A *revoke batch* is one member's lessor revocations that failed within
+A *revoke batch* is one member's failed lessor revocations *proposed* within
 :data:`BATCH_GAP_S` of each other. It is *stale* when the member had stopped leading:
 the highest term any member had entered by then is above the last term the proposer
 led. That is etcd 15247's mechanism: a leader that stalled (paused, or blocked on its
@@ -31,6 +33,7 @@ get no events (:func:`load_run_events` returns None).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -44,6 +47,8 @@ from harness.core import CONFIG, NODE_LOG, NODES
 BATCH_GAP_S = 1.0
 #: config.json's field: the wall-clock ns (Unix) of the run clock's 0.
 CLOCK_ZERO_FIELD = "clock_zero_unix_ns"
+#: etcd's default --election-timeout (ms); its request timeout is 5 s plus two election timeouts.
+DEFAULT_ELECTION_TIMEOUT_MS = 1000
 
 _ROLE = re.compile(r"^([0-9a-f]+) became (leader|follower|candidate|pre-candidate) at term (\d+)$")
 _APPLIED_REVOKE = re.compile(r"header:<ID:(\d+) [^>]*>\s*lease_revoke:<id:([0-9a-f]+)>")
@@ -60,11 +65,29 @@ class RoleChange:
 
 @dataclass(frozen=True, slots=True)
 class LessorRevoke:
-    """A revocation the node's lessor proposed that failed (``error`` as logged)."""
+    """A revocation the node's lessor proposed that failed (``error`` as logged at ``time``)."""
     time: int
     node: str
     lease: str
     error: str
+
+    @property
+    def applied(self) -> bool:
+        """Committed and applied, finding the lease gone: logged as it was applied."""
+        return self.error.startswith("lease not found")
+
+    @property
+    def timed_out(self) -> bool:
+        """Not heard back within etcd's request timeout: logged that long after the proposal."""
+        return "request timed out" in self.error
+
+    def proposed_at(self, request_timeout_ns: int) -> int | None:
+        """When the lessor proposed it, where the error says; None for other errors."""
+        if self.applied:
+            return self.time
+        if self.timed_out:
+            return self.time - request_timeout_ns
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +103,7 @@ class AppliedRevoke:
 class NodeEvents:
     """Everything :func:`parse_node_log` found, for all nodes, sorted by time."""
     member_ids: dict[str, str] = field(default_factory=dict)  # node -> member id (hex) it logged as itself
+    request_timeout_ns: int = 5_000_000_000 + 2 * DEFAULT_ELECTION_TIMEOUT_MS * 1_000_000
     roles: list[RoleChange] = field(default_factory=list)
     lessor_revokes: list[LessorRevoke] = field(default_factory=list)
     applied_revokes: list[AppliedRevoke] = field(default_factory=list)
@@ -149,6 +173,17 @@ def parse_node_log(node: str, text: str, clock_zero_unix_ns: int, into: NodeEven
             into.ignored.append((time, node))
 
 
+def request_timeout_ns(etcd_args: Any) -> int:
+    """etcd's request timeout for a run's extra etcd flags: 5 s plus two election timeouts
+    (``ServerConfig.ReqTimeout``); the election timeout is ``--election-timeout`` if given, else 1 s."""
+    election_ms = DEFAULT_ELECTION_TIMEOUT_MS
+    for arg in etcd_args if isinstance(etcd_args, list) else []:
+        if isinstance(arg, str) and arg.startswith("--election-timeout="):
+            with contextlib.suppress(ValueError):  # etcd itself refuses a bad value: nothing to date then
+                election_ms = int(arg.split("=", 1)[1])
+    return 5_000_000_000 + 2 * election_ms * 1_000_000
+
+
 def load_run_events(run_dir: Path | None) -> NodeEvents | None:
     """The node events of a run directory; None without node logs or without the clock anchor in its
     ``config.json`` (runs recorded before it)."""
@@ -164,7 +199,7 @@ def load_run_events(run_dir: Path | None) -> NodeEvents | None:
     nodes = Path(run_dir) / NODES
     if not nodes.is_dir():
         return None
-    events = NodeEvents()
+    events = NodeEvents(request_timeout_ns=request_timeout_ns(config.get("etcd_args")))
     for log_file in sorted(nodes.glob(f"*/{NODE_LOG}")):
         parse_node_log(log_file.parent.name, log_file.read_bytes().decode("utf-8", "replace"), zero, events)
     if not events.roles:
@@ -178,7 +213,11 @@ def load_run_events(run_dir: Path | None) -> NodeEvents | None:
 
 @dataclass(frozen=True, slots=True)
 class RevokeBatch:
-    """One member's lessor revocations that failed close together, judged against the terms."""
+    """One member's lessor revocations proposed close together, judged against the terms.
+
+    ``start``/``end``: when they were proposed (an applied one is logged as it is applied, a
+    timed-out one a request timeout after its proposal). Failures with other errors (the server
+    stopping, ...) carry no date and are left out."""
     node: str
     start: int
     end: int
@@ -195,15 +234,13 @@ class RevokeBatch:
 
     @property
     def committed(self) -> bool:
-        """Some revocation was committed and applied then (it found the lease gone). A timed-out one is
-        logged a request timeout after its proposal, so it says nothing about the moment it is logged."""
+        """Some revocation of the batch was committed and applied (it found the lease gone)."""
         return any(error.startswith("lease not found") for error in self.errors)
 
     def to_json(self) -> dict[str, Any]:
         return {"node": self.node, "start_time": self.start, "end_time": self.end, "errors": dict(self.errors),
                 "last_led_term": self.last_led, "term": self.term, "leader": self.leader,
-                "applied_by": list(self.applied_by), "stale": self.stale,
-                "committed": self.committed}
+                "applied_by": list(self.applied_by), "stale": self.stale, "committed": self.committed}
 
     def describe(self) -> str:
         """One sentence, e.g. for a violation's explanation."""
@@ -212,29 +249,34 @@ class RevokeBatch:
         applied = (f"; {len(self.applied_by)} member{'s' if len(self.applied_by) != 1 else ''} applied them"
                    if self.applied_by else "")
         led = f"leader of term {self.last_led}" if self.last_led is not None else "never the leader"
-        return (f"{self.node} ({led}) had its lessor revoke leases at {self.start / 1e9:.2f} s, when term "
-                f"{self.term} was led by {self.leader or 'an unknown member'} ({count} failed: {how}{applied})")
+        verb = "had its lessor revoke leases" if self.committed else "had its lessor propose revoking leases"
+        return (f"{self.node} ({led}) {verb} at {self.start / 1e9:.2f} s, when term {self.term} was led by "
+                f"{self.leader or 'an unknown member'} ({count} failed: {how}{applied}; the ones that succeeded "
+                "log nothing)")
 
 
 def revoke_batches(events: NodeEvents) -> list[RevokeBatch]:
-    """The lessor revocation batches of every node, in time order."""
+    """The lessor revocation batches of every node, in time order of their proposals."""
     batches: list[RevokeBatch] = []
-    by_node: dict[str, list[LessorRevoke]] = {}
+    by_node: dict[str, list[tuple[int, LessorRevoke]]] = {}
     for revoke in events.lessor_revokes:
-        by_node.setdefault(revoke.node, []).append(revoke)
+        proposed = revoke.proposed_at(events.request_timeout_ns)
+        if proposed is not None:
+            by_node.setdefault(revoke.node, []).append((proposed, revoke))
     gap = int(BATCH_GAP_S * 1e9)
-    for node, revokes in by_node.items():
-        groups: list[list[LessorRevoke]] = []
-        for revoke in revokes:
-            if groups and revoke.time - groups[-1][-1].time <= gap:
-                groups[-1].append(revoke)
+    for node, dated in by_node.items():
+        dated.sort(key=lambda d: d[0])
+        groups: list[list[tuple[int, LessorRevoke]]] = []
+        for item in dated:
+            if groups and item[0] - groups[-1][-1][0] <= gap:
+                groups[-1].append(item)
             else:
-                groups.append([revoke])
+                groups.append([item])
         bits = int(events.member_ids[node], 16) & 0xFFFF if node in events.member_ids else None
         for group in groups:
-            start, end = group[0].time, group[-1].time
+            start, end = group[0][0], group[-1][0]
             errors: dict[str, int] = {}
-            for revoke in group:
+            for _, revoke in group:
                 errors[revoke.error] = errors.get(revoke.error, 0) + 1
             term = events.term_at(end)
             applied_by = sorted({a.node for a in events.applied_revokes

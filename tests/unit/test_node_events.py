@@ -77,7 +77,11 @@ def test_a_resumed_old_leaders_revocations_are_stale_and_committed() -> None:
     assert "n1 (leader of term 6) had its lessor revoke leases at 33.90 s, when term 7 was led by n3" in old.describe()
     # The leader of the term revoking an expired lease is normal; a timed-out batch says nothing of its moment.
     assert not batches["n3"].stale and batches["n3"].committed
-    assert batches["n2"].stale and not batches["n2"].committed
+    # A timed-out one is dated a request timeout (7 s with the default 1 s election timeout) before its log line.
+    timed_out = batches["n2"]
+    assert timed_out.start == int(26.25 * S) and timed_out.stale and not timed_out.committed
+    assert (timed_out.last_led, timed_out.term) == (5, 6)
+    assert "propose revoking leases at 26.25 s" in timed_out.describe()
 
 
 def write_run(tmp_path: Path, *, anchored: bool = True) -> Path:
@@ -86,6 +90,15 @@ def write_run(tmp_path: Path, *, anchored: bool = True) -> Path:
         (tmp_path / "nodes" / node).mkdir(parents=True)
         (tmp_path / "nodes" / node / "etcd.log").write_text("\n".join(lines) + "\n")
     return tmp_path
+
+
+def test_the_request_timeout_follows_the_election_timeout(tmp_path: Path) -> None:
+    run = write_run(tmp_path)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(config | {"etcd_args": ["--election-timeout=2500"]}))
+    found = load_run_events(run)
+    assert found is not None and found.request_timeout_ns == 10 * S
+    assert {b.node: b.start for b in revoke_batches(found)}["n2"] == int(23.25 * S)
 
 
 def test_a_run_without_the_clock_anchor_gives_no_events(tmp_path: Path) -> None:
@@ -117,7 +130,7 @@ def test_the_mutex_checker_names_the_stale_revocation_at_a_grant_under_live_leas
     assert violation["stale_revoke"]["node"] == "n1" and violation["stale_revoke"]["leader"] == "n3"
     assert "a member that no longer led revoked leases" in violation["explanation"]
     assert "(etcd 15247)" in violation["explanation"]
-    assert [b["node"] for b in details["stale_revokes"]] == ["n1"]
+    assert [b["node"] for b in details["stale_revokes"]] == ["n2", "n1"]
 
 
 def test_a_grant_far_from_any_stale_revocation_is_not_blamed_on_one(tmp_path: Path) -> None:
