@@ -33,14 +33,23 @@ acknowledged keepalive was sent *after* the second grant: etcd then renewed a
 lease whose lock it had already given away (a stalled old leader still answering
 keepalives, as in etcd issue 15247). When the *second* holder's own lease had
 already expired before its grant (``grantee_lease_expired``: its last acknowledged
-keepalive was sent a TTL or more before it), that grant is the defect, and the
+keepalive was *answered* a TTL or more before it, since the leader renews between the
+send and the answer; a history without the answer's time counts the send plus a TTL),
+that grant is the defect, and the
 explanation says so instead: the lock service told a client it held a lock whose
 key its expired lease had deleted (seen when a waiter's node resumes from a pause).
 
-When the run's node logs are at hand (``ctx.out_dir``), a violation under two live
-leases is also matched against the revocations the logs show
-(:mod:`checkers.node_events`): if, at its grant, a member that no longer led had its
-lessor revoke leases that the cluster then applied, the violation names that member,
+A lease whose keepalives stopped a TTL or more before the grant is not always expired:
+a member that becomes leader extends every lease to its promotion + TTL + the election
+timeout (etcd's ``lessor.Promote``). When the run's node logs are at hand
+(``ctx.out_dir``, :mod:`checkers.node_events`), such a lease counts as alive until then,
+for either holder (``lease.extended_by``: the new leader, its term and when), and the
+explanation says so. Without the logs the rule is the TTL alone.
+
+When the run's node logs are at hand, a violation under two live leases is also
+matched against the revocations the logs show (:mod:`checkers.node_events`): if, at
+its grant, a member that no longer led had its lessor revoke leases that the cluster
+then applied, the violation names that member,
 the term it last led and the term and leader of the moment (``stale_revoke``), which
 is etcd 15247's mechanism seen in the logs rather than inferred from the timing.
 
@@ -58,7 +67,8 @@ would keep the lock held forever.
 
     {"violations": [{"key", "holders": [{"process", "acquire_index", "start_time", "end_time"|null}, ...],
                      "overlap_start", "overlap_end", "ttl_s",
-                     "lease": {"last_ack_sent_time", "acked", "failed", "acked_by", "expired": bool}|null,
+                     "lease": {"last_ack_sent_time", "acked", "failed", "acked_by", "expired": bool,
+                               "extended_by": {"node", "term", "time"}}|null,   # extended_by: only when so
                      "grantee_lease_expired": bool|null,
                      "stale_revoke": {"node", "start_time", "end_time", "errors", "last_led_term", "term",
                                       "leader", "applied_by", "stale", "committed"},   # only when found
@@ -82,7 +92,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers._result import UNKNOWN, CheckContext, Result
-from checkers.node_events import RevokeBatch, load_run_events, revoke_batches
+from checkers.node_events import NodeEvents, RevokeBatch, RoleChange, load_run_events, revoke_batches
 from harness.core import History, Op, OpType
 
 #: Violations explained in the details; every one is still counted.
@@ -226,6 +236,7 @@ class MutexChecker:
         violations: list[dict[str, Any]] = []
         count = 0
         active: dict[Hashable, list[Hold]] = {}
+        logs = _RunLogs(ctx.out_dir)
         for n, hold in enumerate(holds):
             if ctx.time_limit and n % 256 == 0 and time.monotonic() - t0 > ctx.time_limit:
                 return Result(UNKNOWN, f"time limit of {ctx.time_limit:g} s reached after {n} of {len(holds)} holds")
@@ -235,10 +246,11 @@ class MutexChecker:
                     continue
                 count += 1
                 if len(violations) < MAX_VIOLATIONS:
-                    violations.append(_violation(other, hold, ttl))
+                    violations.append(_violation(other, hold, ttl, logs.events()))
             live.append(hold)
             active[hold.key] = live
-        stale = _stale_revokes(ctx.out_dir) if violations else []
+        events = logs.events() if violations else None
+        stale = [b for b in revoke_batches(events) if b.stale] if events is not None else []
         for violation in violations:
             _blame_stale_revoke(violation, stale)
         details: dict[str, Any] = {
@@ -283,9 +295,13 @@ def _lease_of(release: Op, done: Op | None) -> dict[str, Any] | None:
     if isinstance(ago, bool) or not isinstance(ago, int | float):
         return None
     member = keepalive.get("member")
-    return {"last_ack_sent_time": release.time - int(ago * 1e9),
-            "acked": keepalive.get("acked"), "failed": keepalive.get("failed"),
-            "acked_by": member if isinstance(member, str) else None}
+    lease = {"last_ack_sent_time": release.time - int(ago * 1e9),
+             "acked": keepalive.get("acked"), "failed": keepalive.get("failed"),
+             "acked_by": member if isinstance(member, str) else None}
+    received = keepalive.get("last_ack_received_s_ago")
+    if isinstance(received, int | float) and not isinstance(received, bool):
+        lease["last_ack_received_time"] = release.time - int(received * 1e9)
+    return lease
 
 
 def _alive_explanation(holder: int, granted: int, quiet_s: float, ttl: float, acked_by: Any) -> str:
@@ -303,20 +319,27 @@ def _alive_explanation(holder: int, granted: int, quiet_s: float, ttl: float, ac
             "(a lease revoked early, or a grant that ignored the holder)")
 
 
-def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
+def _violation(first: Hold, second: Hold, ttl: Any, events: NodeEvents | None = None) -> dict[str, Any]:
     lease = dict(first.lease) if first.lease is not None else None
     explanation = (f"p{second.process} was granted the lock while p{first.process} still held it; "
                    f"p{first.process}'s keepalives are not on record")
     if lease is not None and isinstance(ttl, int | float) and not isinstance(ttl, bool):
         quiet_s = (second.start - lease["last_ack_sent_time"]) / 1e9
         lease["expired"] = quiet_s >= ttl
-        if lease["expired"]:
+        promotion = _extended_by(events, lease["last_ack_sent_time"], second.start, ttl) if lease["expired"] else None
+        if promotion is not None and events is not None:
+            lease["expired"] = False
+            lease["extended_by"] = {"node": promotion.node, "term": promotion.term, "time": promotion.time}
+            explanation = (f"etcd granted p{second.process} the lock while p{first.process}'s lease was alive: its "
+                           f"keepalives stopped {quiet_s:.1f} s before the grant, but "
+                           f"{_extension_note(promotion, second.start, ttl, events)}")
+        elif lease["expired"]:
             explanation = (f"p{first.process}'s lease expired while it held the lock: no keepalive acknowledged "
                            f"in the {quiet_s:.1f} s before p{second.process} was granted it (TTL {ttl:g} s; "
                            f"{lease['failed']} refresh{'' if lease['failed'] == 1 else 'es'} failed)")
         else:
             explanation = _alive_explanation(first.process, second.process, quiet_s, ttl, lease.get("acked_by"))
-    grantee_expired = _grantee_lease_expired(second, ttl)
+    grantee_expired = _grantee_lease_expired(second, ttl, events)
     if grantee_expired and (lease is None or not lease.get("expired")):
         explanation = grantee_expired
     return {
@@ -335,13 +358,41 @@ def _violation(first: Hold, second: Hold, ttl: Any) -> dict[str, Any]:
     }
 
 
-def _stale_revokes(run_dir: Path | None) -> list[RevokeBatch]:
-    """The run's lessor revocations proposed by members that no longer led (from the node logs)."""
-    try:
-        events = load_run_events(run_dir)
-    except OSError:
-        return []
-    return [b for b in revoke_batches(events) if b.stale] if events is not None else []
+class _RunLogs:
+    """The run's node events, read once on first need (:func:`checkers.node_events.load_run_events`)."""
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.run_dir = run_dir
+        self._events: NodeEvents | None = None
+        self._read = False
+
+    def events(self) -> NodeEvents | None:
+        if not self._read:
+            self._read = True
+            try:
+                self._events = load_run_events(self.run_dir)
+            except OSError:
+                self._events = None
+        return self._events
+
+
+def _extended_by(events: NodeEvents | None, last_ack_sent: int, grant: int, ttl: float) -> RoleChange | None:
+    """The promotion that kept a lease alive at ``grant`` although its keepalives stopped at ``last_ack_sent``:
+    a member that became leader in between extends every lease to its promotion + TTL + the election timeout
+    (etcd's ``lessor.Promote``), so the lease was alive by etcd's own rule until then. None if none did."""
+    if events is None:
+        return None
+    promotion = events.promotion_between(last_ack_sent, grant)
+    if promotion is None or promotion.time + int(ttl * 1e9) + events.election_timeout_ns < grant:
+        return None
+    return promotion
+
+
+def _extension_note(promotion: RoleChange, grant: int, ttl: float, events: NodeEvents) -> str:
+    until = (promotion.time + int(ttl * 1e9) + events.election_timeout_ns) / 1e9
+    return (f"{promotion.node} became leader of term {promotion.term} at {promotion.time / 1e9:.2f} s, "
+            f"{(grant - promotion.time) / 1e9:.1f} s before the grant, which extends every lease to {until:.2f} s "
+            f"(TTL {ttl:g} s + election timeout {events.election_timeout_ns / 1e9:g} s)")
 
 
 def _blame_stale_revoke(violation: dict[str, Any], stale: list[RevokeBatch]) -> None:
@@ -360,21 +411,28 @@ def _blame_stale_revoke(violation: dict[str, Any], stale: list[RevokeBatch]) -> 
             return
 
 
-def _grantee_lease_expired(second: Hold, ttl: Any) -> str | None:
+def _grantee_lease_expired(second: Hold, ttl: Any, events: NodeEvents | None = None) -> str | None:
     """The explanation when the *second* holder's own lease had expired before it was granted the lock
-    (its last acknowledged keepalive was sent a TTL or more before the grant); ``""`` when its lease was
-    alive then; None when its keepalives are not on record. An expired one means the lock service
-    answered a lock request whose key its lease had already deleted: the second grant is the defect,
-    whatever the first holder's lease did."""
+    (its last acknowledged keepalive was sent a TTL or more before the grant, and no new leader extended
+    it since: :func:`_extended_by`); ``""`` when its lease was alive then; None when its keepalives are
+    not on record. An expired one means the lock service answered a lock request whose key its lease had
+    already deleted: the second grant is the defect, whatever the first holder's lease did."""
     if second.lease is None or not isinstance(ttl, int | float) or isinstance(ttl, bool):
         return None
-    quiet_s = (second.start - second.lease["last_ack_sent_time"]) / 1e9
-    if quiet_s < ttl:
+    # The leader renewed the lease between the refresh's send and its answer: only a TTL past the answer is
+    # the lease surely gone. Without the answer's time on record, its send plus the longest a refresh waits
+    # (the TTL) stands in for it.
+    sent = second.lease["last_ack_sent_time"]
+    received = second.lease.get("last_ack_received_time", sent + int(ttl * 1e9))
+    quiet_s = (second.start - received) / 1e9
+    if quiet_s < ttl or _extended_by(events, sent, second.start, ttl) is not None:
         return ""
     by = second.lease.get("acked_by")
     via = f" (its keepalives went to {by})" if isinstance(by, str) and by else ""
+    when = (f"answered {quiet_s:.1f} s before the grant" if "last_ack_received_time" in second.lease else
+            f"sent {(second.start - sent) / 1e9:.1f} s before the grant")
     return (f"etcd's lock service granted p{second.process} the lock on a lease that had already expired: "
-            f"p{second.process}'s last acknowledged keepalive was sent {quiet_s:.1f} s before the grant, past the "
+            f"p{second.process}'s last acknowledged keepalive was {when}, past the "
             f"{ttl:g} s TTL{via}, so its lock key was gone when it was told it held the lock")
 
 

@@ -103,7 +103,12 @@ class AppliedRevoke:
 class NodeEvents:
     """Everything :func:`parse_node_log` found, for all nodes, sorted by time."""
     member_ids: dict[str, str] = field(default_factory=dict)  # node -> member id (hex) it logged as itself
-    request_timeout_ns: int = 5_000_000_000 + 2 * DEFAULT_ELECTION_TIMEOUT_MS * 1_000_000
+    election_timeout_ns: int = DEFAULT_ELECTION_TIMEOUT_MS * 1_000_000
+
+    @property
+    def request_timeout_ns(self) -> int:
+        """etcd's request timeout: 5 s plus two election timeouts (``ServerConfig.ReqTimeout``)."""
+        return 5_000_000_000 + 2 * self.election_timeout_ns
     roles: list[RoleChange] = field(default_factory=list)
     lessor_revokes: list[LessorRevoke] = field(default_factory=list)
     applied_revokes: list[AppliedRevoke] = field(default_factory=list)
@@ -123,6 +128,12 @@ class NodeEvents:
     def leader_of(self, term: int) -> str | None:
         """The node that became leader at ``term``, if the logs say."""
         return next((r.node for r in self.roles if r.role == "leader" and r.term == term), None)
+
+    def promotion_between(self, after: int, until: int) -> RoleChange | None:
+        """The last member to become leader in ``(after, until]``, if one did. A new leader's lessor
+        extends every lease to its promotion + TTL + the election timeout (``lessor.Promote``)."""
+        found = [r for r in self.roles if r.role == "leader" and after < r.time <= until]
+        return found[-1] if found else None
 
     def last_led(self, node: str, time: int) -> int | None:
         """The last term ``node`` became leader at, by ``time``; None if it never led by then."""
@@ -173,15 +184,14 @@ def parse_node_log(node: str, text: str, clock_zero_unix_ns: int, into: NodeEven
             into.ignored.append((time, node))
 
 
-def request_timeout_ns(etcd_args: Any) -> int:
-    """etcd's request timeout for a run's extra etcd flags: 5 s plus two election timeouts
-    (``ServerConfig.ReqTimeout``); the election timeout is ``--election-timeout`` if given, else 1 s."""
+def election_timeout_ns(etcd_args: Any) -> int:
+    """etcd's election timeout for a run's extra etcd flags: ``--election-timeout`` if given, else 1 s."""
     election_ms = DEFAULT_ELECTION_TIMEOUT_MS
     for arg in etcd_args if isinstance(etcd_args, list) else []:
         if isinstance(arg, str) and arg.startswith("--election-timeout="):
             with contextlib.suppress(ValueError):  # etcd itself refuses a bad value: nothing to date then
                 election_ms = int(arg.split("=", 1)[1])
-    return 5_000_000_000 + 2 * election_ms * 1_000_000
+    return election_ms * 1_000_000
 
 
 def load_run_events(run_dir: Path | None) -> NodeEvents | None:
@@ -199,7 +209,7 @@ def load_run_events(run_dir: Path | None) -> NodeEvents | None:
     nodes = Path(run_dir) / NODES
     if not nodes.is_dir():
         return None
-    events = NodeEvents(request_timeout_ns=request_timeout_ns(config.get("etcd_args")))
+    events = NodeEvents(election_timeout_ns=election_timeout_ns(config.get("etcd_args")))
     for log_file in sorted(nodes.glob(f"*/{NODE_LOG}")):
         parse_node_log(log_file.parent.name, log_file.read_bytes().decode("utf-8", "replace"), zero, events)
     if not events.roles:

@@ -249,6 +249,7 @@ class Refresher:
         self.acked = 0
         self.failed = 0
         self.last_ack_sent = time.monotonic() if granted_at is None else granted_at
+        self.last_ack_received = self.last_ack_sent  # the grant's answer, until a refresh is acknowledged
         self.interval = max(0.2, ttl / 3)
         # A slow answer still refreshes: wait up to the TTL, not just the interval.
         self._timeout = max(0.3, min(request_timeout, float(ttl)))
@@ -298,7 +299,7 @@ class Refresher:
                 self.lost = True
                 return
             self.acked += 1
-            self.last_ack_sent = sent
+            self.last_ack_sent, self.last_ack_received = sent, time.monotonic()
 
     def signal_stop(self) -> None:
         """Ask the thread to end after its refresh in flight, without waiting for it."""
@@ -314,10 +315,13 @@ class Refresher:
         self.join(self.join_bound)
 
     def summary(self) -> dict[str, Any]:
-        """For the release op's ``extra.keepalive``: ``acked``, ``failed``, and ``last_ack_sent_s_ago``,
-        seconds from the send of the last acknowledged refresh (or the grant) to now."""
+        """For the release op's ``extra.keepalive``: ``acked``, ``failed``, ``last_ack_sent_s_ago`` and
+        ``last_ack_received_s_ago``, seconds from the send of the last acknowledged refresh (or the grant),
+        and from its answer, to now. The leader renewed the lease between the two."""
+        now = time.monotonic()
         return {"acked": self.acked, "failed": self.failed,
-                "last_ack_sent_s_ago": round(time.monotonic() - self.last_ack_sent, 3)}
+                "last_ack_sent_s_ago": round(now - self.last_ack_sent, 3),
+                "last_ack_received_s_ago": round(now - self.last_ack_received, 3)}
 
 
 class RefresherGroup:

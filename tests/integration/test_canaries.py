@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from checkers.node_events import load_run_events
 from harness.core import History, TestSpec, read_history
 from harness.run import run_test
 
@@ -56,7 +57,18 @@ def test_lock_set_with_the_holders_node_paused_loses_mutual_exclusion(tmp_path: 
     for v in mutex["violations"]:
         a, b = v["holders"]
         assert a["process"] != b["process"] and v["overlap_start"] < v["overlap_end"] and v["ttl_s"] == 2
-    assert_holders_were_paused(tmp_path)
+    history = assert_holders_were_paused(tmp_path)
+    assert_node_logs_read_on_the_run_clock(tmp_path, history)
+
+
+def assert_node_logs_read_on_the_run_clock(results_dir: Path, history: History) -> None:
+    """The mutex checker's source for "who revoked a lease" works on real logs: every member is named by
+    the raft lines of its own log, the terms move with the pauses, and the log times fall in the run."""
+    events = load_run_events(next(results_dir.glob("*/*/history.jsonl")).parent)
+    assert events is not None, "config.json has no clock_zero_unix_ns, or no node log has raft lines"
+    assert set(events.member_ids) == {"n1", "n2", "n3"}
+    end = history.ops[-1].time
+    assert events.term_at(end) >= 2 and all(-30 * 10**9 < r.time < end + 30 * 10**9 for r in events.roles)
 
 
 def test_fenced_lock_etcd_set_survives_the_same_pauses(tmp_path: Path) -> None:

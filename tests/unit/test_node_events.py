@@ -107,7 +107,8 @@ def test_a_run_without_the_clock_anchor_gives_no_events(tmp_path: Path) -> None:
 
 
 def lock_ops(p: int, granted_s: float, release_s: float, last_ack_ago_s: float) -> list[Op]:
-    keepalive = {"acked": 9, "failed": 0, "last_ack_sent_s_ago": last_ack_ago_s, "member": "n2"}
+    keepalive = {"acked": 9, "failed": 0, "last_ack_sent_s_ago": last_ack_ago_s,
+                 "last_ack_received_s_ago": last_ack_ago_s - 0.05, "member": "n2"}
     t_ok, t_rel = int(granted_s * S), int(release_s * S)
     return [Op(type=OpType.INVOKE, f="acquire", process=p, time=t_ok - S // 10, key="l3"),
             Op(type=OpType.OK, f="acquire", process=p, time=t_ok, key="l3"),
@@ -142,3 +143,36 @@ def test_without_logs_the_explanation_is_unchanged(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"clock_zero_unix_ns": ZERO}))
     details = check(tmp_path, 33.95)
     assert "stale_revoke" not in details["violations"][0] and details["stale_revokes"] == []
+
+
+def test_a_new_leaders_extension_keeps_a_quiet_lease_alive(tmp_path: Path) -> None:
+    # p13's keepalives stopped at 27.0 s (sent); n3 became leader at 29.38 s, which extends every lease to
+    # 29.38 + 2 s TTL + 1 s election timeout = 32.38 s. A grant at 30.0 s is under a live lease.
+    run = write_run(tmp_path)
+    ops = lock_ops(13, 26.0, 36.0, 9.0) + lock_ops(7, 30.0, 38.0, 0.5)
+    details = MutexChecker().check(History.of(sorted(ops, key=lambda o: o.time)),
+                                   CheckContext(config={"ttl": 2}, out_dir=run)).details
+    violation = details["violations"][0]
+    assert violation["lease"]["expired"] is False and violation["lease"]["extended_by"]["node"] == "n3"
+    assert "keepalives stopped 3.0 s before the grant, but n3 became leader of term 7 at 29.38 s" in \
+        violation["explanation"]
+    assert "extends every lease to 32.38 s" in violation["explanation"]
+
+
+def test_past_the_extension_the_lease_expired(tmp_path: Path) -> None:
+    run = write_run(tmp_path)
+    ops = lock_ops(13, 26.0, 36.0, 9.0) + lock_ops(7, 32.5, 38.0, 0.5)  # 32.5 s > 32.38 s
+    violation = MutexChecker().check(History.of(sorted(ops, key=lambda o: o.time)),
+                                     CheckContext(config={"ttl": 2}, out_dir=run)).details["violations"][0]
+    assert violation["lease"]["expired"] is True and "extended_by" not in violation["lease"]
+    assert "lease expired while it held the lock" in violation["explanation"]
+
+
+def test_a_grantee_whose_lease_a_new_leader_extended_was_not_granted_on_an_expired_lease(tmp_path: Path) -> None:
+    # p7's own keepalives stopped at 27.5 s, but n3's promotion at 29.38 s kept its lease alive at 30.0 s: no 9921.
+    run = write_run(tmp_path)
+    ops = lock_ops(13, 26.0, 36.0, 0.5) + lock_ops(7, 30.0, 38.0, 10.5)
+    ctx_with, ctx_without = CheckContext(config={"ttl": 2}, out_dir=run), CheckContext(config={"ttl": 2})
+    history = History.of(sorted(ops, key=lambda o: o.time))
+    assert MutexChecker().check(history, ctx_with).details["violations"][0]["grantee_lease_expired"] is False
+    assert MutexChecker().check(history, ctx_without).details["violations"][0]["grantee_lease_expired"] is True
