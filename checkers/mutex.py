@@ -33,8 +33,9 @@ acknowledged keepalive was sent *after* the second grant: etcd then renewed a
 lease whose lock it had already given away (a stalled old leader still answering
 keepalives, as in etcd issue 15247). When the *second* holder's own lease had
 already expired before its grant (``grantee_lease_expired``: its last acknowledged
-keepalive was *answered* a TTL or more before it, since the leader renews between the
-send and the answer; a history without the answer's time counts the send plus a TTL),
+keepalive was *answered* a TTL plus :data:`REVOKE_LAG_S` or more before it, since the
+leader renews between the send and the answer and an expired lease lives until its
+revocation commits; a history without the answer's time counts the send plus a TTL),
 that grant is the defect, and the
 explanation says so instead: the lock service told a client it held a lock whose
 key its expired lease had deleted (seen when a waiter's node resumes from a pause).
@@ -104,6 +105,8 @@ MAX_LOST = 200
 #: A grant this long before a stale revocation batch's first logged failure, or this long after its
 #: last, is blamed on it: the failures are logged as the batch is applied, the grant follows the revocation
 #: of the holder's key, and the completion we record follows the grant; log lines have ms resolution.
+#: How long an expired lease may live on until its revocation commits (the lessor checks every 500 ms).
+REVOKE_LAG_S = 1.0
 STALE_REVOKE_BEFORE_NS = 500_000_000
 STALE_REVOKE_AFTER_NS = 2_000_000_000
 
@@ -425,7 +428,9 @@ def _grantee_lease_expired(second: Hold, ttl: Any, events: NodeEvents | None = N
     sent = second.lease["last_ack_sent_time"]
     received = second.lease.get("last_ack_received_time", sent + int(ttl * 1e9))
     quiet_s = (second.start - received) / 1e9
-    if quiet_s < ttl or _extended_by(events, sent, second.start, ttl) is not None:
+    # A lease lives until its revocation commits: the leader's lessor looks for expired leases every
+    # 500 ms, then proposes; until then a lock request on it may rightly succeed.
+    if quiet_s < ttl + REVOKE_LAG_S or _extended_by(events, sent, second.start, ttl) is not None:
         return ""
     by = second.lease.get("acked_by")
     via = f" (its keepalives went to {by})" if isinstance(by, str) and by else ""

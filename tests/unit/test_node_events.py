@@ -169,10 +169,23 @@ def test_past_the_extension_the_lease_expired(tmp_path: Path) -> None:
 
 
 def test_a_grantee_whose_lease_a_new_leader_extended_was_not_granted_on_an_expired_lease(tmp_path: Path) -> None:
-    # p7's own keepalives stopped at 27.5 s, but n3's promotion at 29.38 s kept its lease alive at 30.0 s: no 9921.
+    # p7's own keepalives stopped at 26.5 s (answered 26.55 s), but n3's promotion at 29.38 s kept its lease
+    # alive until 32.38 s: a grant at 31.0 s is no 9921. Without the logs it is (4.45 s > TTL + revoke lag).
     run = write_run(tmp_path)
-    ops = lock_ops(13, 26.0, 36.0, 0.5) + lock_ops(7, 30.0, 38.0, 10.5)
+    ops = lock_ops(13, 26.0, 36.0, 0.5) + lock_ops(7, 31.0, 38.0, 11.5)
     ctx_with, ctx_without = CheckContext(config={"ttl": 2}, out_dir=run), CheckContext(config={"ttl": 2})
     history = History.of(sorted(ops, key=lambda o: o.time))
     assert MutexChecker().check(history, ctx_with).details["violations"][0]["grantee_lease_expired"] is False
     assert MutexChecker().check(history, ctx_without).details["violations"][0]["grantee_lease_expired"] is True
+
+
+def test_a_lease_just_past_its_ttl_may_live_until_its_revocation_commits() -> None:
+    # p7's last refresh was answered 2.45 s before its grant: past the 2 s TTL, but within the lessor's
+    # revocation lag (1 s), so the grant is not called one on an expired lease; 3.45 s is.
+    def grantee_expired(answered_before_grant_s: float) -> Any:
+        ops = lock_ops(13, 26.0, 36.0, 0.5) + lock_ops(7, 30.0, 38.0, 8.0 + answered_before_grant_s + 0.05)
+        result = MutexChecker().check(History.of(sorted(ops, key=lambda o: o.time)), CheckContext(config={"ttl": 2}))
+        return result.details["violations"][0]["grantee_lease_expired"]
+
+    assert grantee_expired(2.45) is False
+    assert grantee_expired(3.45) is True
