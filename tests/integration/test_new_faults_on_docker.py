@@ -101,7 +101,8 @@ def test_member_shrink_from_five_to_three_and_back(cluster: DockerCluster) -> No
         removed = value["nodes"]
         assert value["verified"] and len(removed) == 2 and len(value["members_before"]) == 5
         assert set(value["members_after"]) == set(value["members_before"]) - set(removed)
-        assert {m.name for m in cluster.members()} == set(value["members_after"]) and cluster.leader() is not None
+        assert {m.name for m in cluster.members()} == set(value["members_after"])
+        cluster.wait_healthy(30)  # the leader may have been removed: the three left elect one
         undo = shrink.stop(cluster)
         assert undo["verified"] and len(undo["members_after"]) == 5
         for name in removed:  # added back fresh: a new member id under the same name

@@ -101,7 +101,7 @@ def test_replay_reproduces_config_and_fault_schedule(
     [replay] = [p for p in (tmp_path / "register-partition").iterdir() if p.is_dir()]
 
     a, b = (json.loads((d / "config.json").read_text()) for d in (original, replay))
-    spec_fields = set(a) - {"results_dir", "started_at", "run_id", "nodes_detail", "command"}
+    spec_fields = set(a) - {"results_dir", "started_at", "run_id", "nodes_detail", "command", "clock_zero_unix_ns"}
     assert {k: a[k] for k in spec_fields} == {k: b[k] for k in spec_fields}
     assert a["seed"] == 4242
 
