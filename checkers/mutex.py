@@ -102,11 +102,11 @@ MAX_VIOLATIONS = 50
 MAX_HOLDS = 5000
 #: Lost locks listed in the details; the count is exact.
 MAX_LOST = 200
-#: A grant this long before a stale revocation batch's first logged failure, or this long after its
-#: last, is blamed on it: the failures are logged as the batch is applied, the grant follows the revocation
-#: of the holder's key, and the completion we record follows the grant; log lines have ms resolution.
 #: How long an expired lease may live on until its revocation commits (the lessor checks every 500 ms).
 REVOKE_LAG_S = 1.0
+#: A grant this long before a stale revocation batch's first proposal, or this long after its last, is
+#: blamed on it: the grant follows the revocation of the holder's key, and the completion we record
+#: follows the grant; log lines have ms resolution.
 STALE_REVOKE_BEFORE_NS = 500_000_000
 STALE_REVOKE_AFTER_NS = 2_000_000_000
 

@@ -14,9 +14,7 @@ enough to tell *who* revoked a lease and *whether it still led* when it did:
 - ``"failed to apply request"`` with ``header:<ID:N > lease_revoke:<id:L>``: written by
   every member that applied a LeaseRevoke that found no lease. etcd makes request IDs
   with the proposing member's low 16 ID bits on top (``idutil.Generator``), so ``N >> 48``
-  names the proposer;
-- ``"Ignore the lease revoking request because current member isn't a leader"``: etcd
-  PR 16822 (3.5.13+), a member that checked its leadership and skipped its revocations.
+  names the proposer.
 
 A *revoke batch* is one member's failed lessor revocations *proposed* within
 :data:`BATCH_GAP_S` of each other. It is *stale* when the member had stopped leading:
@@ -52,7 +50,6 @@ DEFAULT_ELECTION_TIMEOUT_MS = 1000
 
 _ROLE = re.compile(r"^([0-9a-f]+) became (leader|follower|candidate|pre-candidate) at term (\d+)$")
 _APPLIED_REVOKE = re.compile(r"header:<ID:(\d+) [^>]*>\s*lease_revoke:<id:([0-9a-f]+)>")
-_IGNORE = "Ignore the lease revoking request"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +101,14 @@ class NodeEvents:
     """Everything :func:`parse_node_log` found, for all nodes, sorted by time."""
     member_ids: dict[str, str] = field(default_factory=dict)  # node -> member id (hex) it logged as itself
     election_timeout_ns: int = DEFAULT_ELECTION_TIMEOUT_MS * 1_000_000
+    roles: list[RoleChange] = field(default_factory=list)
+    lessor_revokes: list[LessorRevoke] = field(default_factory=list)
+    applied_revokes: list[AppliedRevoke] = field(default_factory=list)
 
     @property
     def request_timeout_ns(self) -> int:
         """etcd's request timeout: 5 s plus two election timeouts (``ServerConfig.ReqTimeout``)."""
         return 5_000_000_000 + 2 * self.election_timeout_ns
-    roles: list[RoleChange] = field(default_factory=list)
-    lessor_revokes: list[LessorRevoke] = field(default_factory=list)
-    applied_revokes: list[AppliedRevoke] = field(default_factory=list)
-    ignored: list[tuple[int, str]] = field(default_factory=list)  # (time, node): PR 16822's skip
 
     def node_of_bits(self, bits: int) -> str | None:
         """The node whose member ID ends in these 16 bits (a request ID's proposer), if one does."""
@@ -180,8 +176,6 @@ def parse_node_log(node: str, text: str, clock_zero_unix_ns: int, into: NodeEven
             applied = _APPLIED_REVOKE.search(str(record.get("request", "")))
             if applied:
                 into.applied_revokes.append(AppliedRevoke(time, node, int(applied.group(1)) >> 48, applied.group(2)))
-        elif msg.startswith(_IGNORE):
-            into.ignored.append((time, node))
 
 
 def election_timeout_ns(etcd_args: Any) -> int:
@@ -217,7 +211,6 @@ def load_run_events(run_dir: Path | None) -> NodeEvents | None:
     events.roles.sort(key=lambda r: r.time)
     events.lessor_revokes.sort(key=lambda r: r.time)
     events.applied_revokes.sort(key=lambda r: r.time)
-    events.ignored.sort()
     return events
 
 
@@ -236,16 +229,12 @@ class RevokeBatch:
     term: int  # the highest term any member had entered by the batch
     leader: str | None  # that term's leader
     applied_by: tuple[str, ...]  # nodes that logged applying one of this proposer's revocations then
+    committed: bool  # some revocation of the batch was committed and applied (it found the lease gone)
 
     @property
     def stale(self) -> bool:
         """The proposer's lessor revoked after it had stopped leading (etcd 15247's mechanism)."""
         return self.last_led is not None and self.term > self.last_led
-
-    @property
-    def committed(self) -> bool:
-        """Some revocation of the batch was committed and applied (it found the lease gone)."""
-        return any(error.startswith("lease not found") for error in self.errors)
 
     def to_json(self) -> dict[str, Any]:
         return {"node": self.node, "start_time": self.start, "end_time": self.end, "errors": dict(self.errors),
@@ -282,17 +271,17 @@ def revoke_batches(events: NodeEvents) -> list[RevokeBatch]:
                 groups[-1].append(item)
             else:
                 groups.append([item])
-        bits = int(events.member_ids[node], 16) & 0xFFFF if node in events.member_ids else None
         for group in groups:
             start, end = group[0][0], group[-1][0]
             errors: dict[str, int] = {}
             for _, revoke in group:
                 errors[revoke.error] = errors.get(revoke.error, 0) + 1
             term = events.term_at(end)
-            applied_by = sorted({a.node for a in events.applied_revokes
-                                 if a.proposer_bits == bits and start - gap <= a.time <= end + gap})
+            applied_by = sorted({a.node for a in events.applied_revokes if start - gap <= a.time <= end + gap
+                                 and events.node_of_bits(a.proposer_bits) == node})
             batches.append(RevokeBatch(node, start, end, errors, events.last_led(node, start), term,
-                                       events.leader_of(term), tuple(applied_by)))
+                                       events.leader_of(term), tuple(applied_by),
+                                       committed=any(revoke.applied for _, revoke in group)))
     batches.sort(key=lambda b: b.start)
     return batches
 
