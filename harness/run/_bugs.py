@@ -47,41 +47,39 @@ class Evidence:
     text: str = ""
 
 
+def _first_violation(results: Mapping[str, Any], shows: Callable[[Mapping[str, Any]], bool]) -> Evidence:
+    """The first mutual-exclusion violation in ``results`` that ``shows`` the bug: when in the run (its
+    grant) and its explanation."""
+    mutex = results.get("checkers", {}).get("mutex")
+    violations = mutex.get("violations") if isinstance(mutex, dict) else None
+    for v in violations if isinstance(violations, list) else []:
+        if isinstance(v, dict) and shows(v):
+            return Evidence(True, v.get("overlap_start", 0) / 1e9, str(v.get("explanation", "")))
+    return Evidence(False)
+
+
 def _mutex_lease_alive(results: Mapping[str, Any]) -> Evidence:
     """A mutual-exclusion violation while the first holder's lease was alive (its last acknowledged
     keepalive within one TTL of the second grant) and the second holder's was too: etcd revoked or
     ignored a live lease (etcd 15247)."""
-    mutex = results.get("checkers", {}).get("mutex")
-    violations = mutex.get("violations") if isinstance(mutex, dict) else None
-    for v in violations if isinstance(violations, list) else []:
-        lease = v.get("lease") if isinstance(v, dict) else None
+    def both_alive(v: Mapping[str, Any]) -> bool:
+        lease = v.get("lease")
         # The grantee's lease must be known alive: a grant on its own expired lease is etcd 9921, not this.
-        if isinstance(lease, dict) and lease.get("expired") is False and v.get("grantee_lease_expired") is False:
-            return Evidence(True, v.get("overlap_start", 0) / 1e9, str(v.get("explanation", "")))
-    return Evidence(False)
+        return isinstance(lease, dict) and lease.get("expired") is False and v.get("grantee_lease_expired") is False
+    return _first_violation(results, both_alive)
 
 
 def _mutex_grantee_expired(results: Mapping[str, Any]) -> Evidence:
     """A mutual-exclusion violation whose second holder was granted the lock after its own lease had
     expired: the lock service answered a lock request whose key was gone (etcd 9921)."""
-    mutex = results.get("checkers", {}).get("mutex")
-    violations = mutex.get("violations") if isinstance(mutex, dict) else None
-    for v in violations if isinstance(violations, list) else []:
-        if isinstance(v, dict) and v.get("grantee_lease_expired") is True:
-            return Evidence(True, v.get("overlap_start", 0) / 1e9, str(v.get("explanation", "")))
-    return Evidence(False)
+    return _first_violation(results, lambda v: v.get("grantee_lease_expired") is True)
 
 
 def _mutex_stale_revoke(results: Mapping[str, Any]) -> Evidence:
     """A mutual-exclusion violation under two live leases at whose grant a member that no longer led had
     its lessor revoke leases, as its log and the others' show (etcd 15247's mechanism, seen rather than
     inferred: ``checkers.node_events``)."""
-    mutex = results.get("checkers", {}).get("mutex")
-    violations = mutex.get("violations") if isinstance(mutex, dict) else None
-    for v in violations if isinstance(violations, list) else []:
-        if isinstance(v, dict) and isinstance(v.get("stale_revoke"), dict):
-            return Evidence(True, v.get("overlap_start", 0) / 1e9, str(v.get("explanation", "")))
-    return Evidence(False)
+    return _first_violation(results, lambda v: isinstance(v.get("stale_revoke"), dict))
 
 
 def _checker_invalid(name: str) -> Callable[[Mapping[str, Any]], Evidence]:
