@@ -129,9 +129,6 @@ def final_read_invocations(keys: Sequence[int]) -> list[Invocation]:
             for i in range(0, len(keys), FINAL_READ_BATCH)]
 
 
-# -- etcd requests and answers -----------------------------------------------------------------
-
-
 class TxnWorkload(Workload):
     """What ``append`` and ``wr`` share: the ``consistency_model`` option, a :class:`TxnGenerator` of
     ``write_f`` micro-ops, a script of endless transactions and final reads of every key used.
@@ -153,6 +150,9 @@ class TxnWorkload(Workload):
 
     def final_invocations(self) -> list[Invocation]:
         return final_read_invocations(self.generator.used_keys())
+
+
+# -- etcd requests and answers -----------------------------------------------------------------
 
 
 def request_range(key: str, *, serializable: bool = False) -> dict[str, Any]:

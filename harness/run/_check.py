@@ -193,7 +193,6 @@ def _check_transactions(paths: list[str], checker: Checker, fmt: str, time_limit
     return _exit_code(verdicts)
 
 
-
 def _report_unreadable(path: str, e: HistoryFormatError | LimitReached, elapsed: float, as_json: bool) -> str:
     """Say why ``path`` has no verdict (bad input, or a limit reached while reading); its verdict word."""
     out, err = sys.stdout, sys.stderr
